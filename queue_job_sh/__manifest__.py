@@ -1,0 +1,22 @@
+# Copyright 2026 queue_job_sh contributors
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+{
+    "name": "Job Queue on Odoo.sh",
+    "summary": "Run queue_job jobs on cron workers, for Odoo.sh",
+    "version": "18.0.1.0.0",
+    "development_status": "Alpha",
+    "author": "Odoo Community Association (OCA)",
+    "maintainers": [],
+    "website": "https://github.com/OCA/queue",
+    "license": "LGPL-3",
+    "category": "Generic Modules",
+    "depends": ["queue_job"],
+    "external_dependencies": {"python": ["requests"]},
+    "data": [
+        "security/ir.model.access.csv",
+        "views/queue_job_sh_pass_views.xml",
+    ],
+    "post_init_hook": "post_init_hook",
+    "uninstall_hook": "uninstall_hook",
+    "installable": True,
+}

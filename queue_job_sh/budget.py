@@ -1,0 +1,62 @@
+# Copyright 2026 queue_job_sh contributors
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+"""How long a runner pass may keep starting jobs (no Odoo import).
+
+Odoo kills a cron worker that runs past its real-time limit: the threaded
+server reloads the whole process, prefork's watchdog sends SIGKILL. A pass
+therefore stops *starting* jobs before that deadline, leaving a safety margin
+for the job it is running. The job itself is never interrupted.
+"""
+
+# Part of the kill limit kept free for the job that runs when the pass stops
+# starting new ones, and at least this many seconds.
+SAFETY_RATIO = 0.2
+MIN_SAFETY = 5.0
+# Prefork's watchdog counts from its last ping, taken *before* the cron
+# worker sleeps (up to SLEEP_INTERVAL + pid % 10 = 70 s). A pass cannot see
+# how long that sleep was, so it assumes the worst when the limit allows it.
+PREFORK_SLEEP = 70.0
+# Length of a pass when no kill limit is known (Odoo.sh's cron worker runs
+# with limit_time_real_cron = limit_time_real = 0 and is killed by the
+# platform, reportedly after 15 minutes; it is started about every 5).
+DEFAULT_PASS_SECONDS = 300.0
+
+
+def kill_limit(limit_time_real_cron, limit_time_real, prefork):
+    """Seconds after which Odoo kills a cron pass, or None when it never does.
+
+    Mirrors ``odoo/service/server.py``: prefork uses ``limit_time_real_cron``
+    (-1 meaning ``limit_time_real``, 0 no watchdog); the threaded server uses
+    ``limit_time_real_cron`` only when positive, else ``limit_time_real``.
+    """
+    limit_time_real_cron = limit_time_real_cron or 0
+    if prefork:
+        limit = limit_time_real if limit_time_real_cron < 0 else limit_time_real_cron
+    else:
+        limit = limit_time_real_cron if limit_time_real_cron > 0 else limit_time_real
+    return limit or None
+
+
+def pass_deadline(now, *, limit, prefork, pass_started=None, pass_seconds=None):
+    """The time (epoch seconds) after which a pass starts no new job.
+
+    :param now: time of the pass start
+    :param limit: the kill limit (:func:`kill_limit`), or None
+    :param prefork: True in a prefork cron worker
+    :param pass_started: when Odoo's limit clock started, if known (the
+        threaded server's ``thread.start_time``)
+    :param pass_seconds: optional cap on the length of a pass, in seconds
+    """
+    if limit:
+        usable = limit - max(MIN_SAFETY, limit * SAFETY_RATIO)
+        if pass_started is not None:
+            deadline = pass_started + usable
+        elif prefork:
+            deadline = now + max(usable - PREFORK_SLEEP, usable / 4)
+        else:
+            deadline = now + usable
+    else:
+        deadline = now + DEFAULT_PASS_SECONDS
+    if pass_seconds:
+        deadline = min(deadline, now + pass_seconds)
+    return deadline

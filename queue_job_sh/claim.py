@@ -1,0 +1,473 @@
+# Copyright 2026 queue_job_sh contributors
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+"""Claiming and recovering queue jobs in plain SQL.
+
+This module decides *which* job a runner may start: channel capacity,
+sequential channels, throttle, pause, priority and ETA. It imports nothing
+from Odoo so that its correctness is tested against a real PostgreSQL server
+without Odoo (``tests/engine``). It works on any DB-API cursor whose
+connection runs transactions in READ COMMITTED or REPEATABLE READ (Odoo's
+cursors use the latter).
+
+Channel semantics are those of queue_job's ``ChannelManager``
+(``queue_job/jobrunner/channels.py``), evaluated from the database at every
+claim instead of from an in-memory copy, so they hold across every thread and
+process that claims jobs.
+"""
+
+import dataclasses
+from datetime import timedelta
+
+ROOT = "root"
+
+# A job whose runner died still shows ``enqueued`` or ``started``. It is only
+# considered dead this long after it was claimed, which covers the instant
+# between the commit of ``started`` and the lock taken right after it
+# (queue_job's own requeuer uses the same delay).
+DEAD_JOB_GRACE = timedelta(seconds=10)
+
+
+@dataclasses.dataclass(frozen=True)
+class ChannelConfig:
+    """Configuration of one channel, with queue_job's meaning of each key.
+
+    ``capacity`` 0 or None means unlimited (bounded by the parents);
+    ``capacity_default`` and ``sequential_default`` apply to unconfigured
+    direct subchannels.
+    """
+
+    name: str
+    capacity: int | None = None
+    sequential: bool = False
+    throttle: int = 0
+    paused: bool = False
+    capacity_default: int | None = None
+    sequential_default: bool = False
+
+
+@dataclasses.dataclass
+class ClaimedJob:
+    id: int
+    uuid: str
+    channel: str
+
+
+@dataclasses.dataclass
+class Claim:
+    jobs: list
+    # True when more jobs could be started right now (work for other runners)
+    more: bool
+
+
+def complete_name(channel):
+    """Full dotted name of a job's channel, as queue_job resolves it."""
+    if not channel or channel == ROOT:
+        return ROOT
+    if not channel.startswith(ROOT + "."):
+        return ROOT + "." + channel
+    return channel
+
+
+class Channels:
+    """The channel tree built from a list of :class:`ChannelConfig`.
+
+    ``root_capacity`` is the capacity of the root channel after queue_job's
+    server-wide limits (``max_capacity`` / ``db_max_capacity``); 0 pauses
+    everything, like queue_job does for a database set at 0.
+    """
+
+    def __init__(self, configs, root_capacity):
+        self._configs = {complete_name(c.name): c for c in configs}
+        root = self._configs.get(ROOT, ChannelConfig(ROOT))
+        self._configs[ROOT] = dataclasses.replace(
+            root,
+            name=ROOT,
+            capacity=root_capacity or None,
+            paused=root.paused or not root_capacity,
+        )
+        for config in self._configs.values():
+            if config.sequential and config.capacity != 1:
+                raise ValueError(
+                    f"Channel {config.name}: a sequential channel must have "
+                    "a capacity of 1"
+                )
+        self._chains = {}
+
+    @property
+    def root_capacity(self):
+        """Jobs that may run at once in the database (0 when paused)."""
+        root = self._configs[ROOT]
+        return 0 if root.paused else root.capacity
+
+    def chain(self, job_channel):
+        """The channels a job of ``job_channel`` counts in, root first.
+
+        Unconfigured channels take their capacity and sequential mode from
+        their parent's ``capacity_default`` / ``sequential_default``.
+        """
+        name = complete_name(job_channel)
+        if name not in self._chains:
+            parts = name.split(".")
+            chain = [self._configs[ROOT]]
+            for depth in range(2, len(parts) + 1):
+                sub_name = ".".join(parts[:depth])
+                config = self._configs.get(sub_name)
+                if config is None:
+                    parent = chain[-1]
+                    config = ChannelConfig(
+                        sub_name,
+                        capacity=parent.capacity_default or None,
+                        sequential=parent.sequential_default,
+                    )
+                chain.append(config)
+            self._chains[name] = tuple(chain)
+        return self._chains[name]
+
+
+def ensure_schema(cr):
+    """Create the table claims lock, which also keeps throttle timestamps."""
+    cr.execute(
+        """
+        CREATE TABLE IF NOT EXISTS queue_job_sh_claim_state (
+            channel varchar PRIMARY KEY,
+            last_claim_at timestamp without time zone
+        )"""
+    )
+
+
+_DISTINCT_PENDING_CHANNELS = """
+    WITH RECURSIVE pending_channel AS (
+        (SELECT channel FROM queue_job
+          WHERE state = 'pending' AND channel IS NOT NULL
+          ORDER BY channel LIMIT 1)
+        UNION ALL
+        SELECT (SELECT channel FROM queue_job
+                 WHERE state = 'pending' AND channel > pending_channel.channel
+                 ORDER BY channel LIMIT 1)
+          FROM pending_channel
+         WHERE pending_channel.channel IS NOT NULL
+    )
+    SELECT channel FROM pending_channel WHERE channel IS NOT NULL
+    UNION ALL
+    SELECT NULL WHERE EXISTS (
+        SELECT 1 FROM queue_job WHERE state = 'pending' AND channel IS NULL
+    )
+"""
+
+# The order in which ready jobs start: priority (lower first), then the time
+# they became ready (their ETA, or their creation when they have none), then
+# age, then id.
+_ORDER = "priority, COALESCE(eta, date_created), date_created, id"
+
+_READY_JOBS_OF_CHANNEL = f"""
+    SELECT id, uuid, channel, priority, COALESCE(eta, date_created), date_created
+      FROM queue_job
+     WHERE state = 'pending' AND channel IS NOT DISTINCT FROM %(channel)s
+       AND (eta IS NULL OR eta <= %(now)s)
+     ORDER BY {_ORDER}
+     LIMIT %(limit)s
+       FOR NO KEY UPDATE SKIP LOCKED
+"""
+
+_HEAD_JOB_OF_CHANNEL = f"""
+    SELECT id, uuid, channel, priority, COALESCE(eta, date_created), date_created,
+           eta IS NULL OR eta <= %(now)s
+      FROM queue_job
+     WHERE state = 'pending' AND channel IS NOT DISTINCT FROM %(channel)s
+     ORDER BY {_ORDER}
+     LIMIT 1
+"""
+
+
+def _utcnow(cr):
+    cr.execute("SELECT now() AT TIME ZONE 'UTC'")
+    return cr.fetchone()[0]
+
+
+def _lock_claims(cr):
+    """Serialize claims across every runner thread and process.
+
+    Counting running jobs and marking new ones ``enqueued`` must be atomic,
+    or two runners could both see a free slot and fill it twice. ``LOCK
+    TABLE`` is taken as the *first* statement of the transaction on purpose:
+    a REPEATABLE READ transaction takes its snapshot at its first query, and
+    ``LOCK`` is not one, so the snapshot is taken once the lock is ours and
+    sees every claim committed before. The lock is held for the claim only
+    (milliseconds) and released by the caller's commit or rollback. The mode
+    conflicts with itself but not with plain reads.
+    """
+    cr.execute("LOCK TABLE queue_job_sh_claim_state IN EXCLUSIVE MODE")
+
+
+def _running_by_channel(cr):
+    cr.execute(
+        "SELECT channel, count(*) FROM queue_job "
+        "WHERE state IN ('enqueued', 'started') GROUP BY channel"
+    )
+    return cr.fetchall()
+
+
+def _blocked_sequential_channels(cr, names):
+    """Sequential channels that hold a failed job (queue_job blocks them)."""
+    if not names:
+        return set()
+    raw_names = list(names) + [name[len(ROOT) + 1 :] for name in names]
+    cr.execute(
+        "SELECT DISTINCT channel FROM queue_job "
+        "WHERE state = 'failed' AND channel = ANY(%s)",
+        (raw_names,),
+    )
+    return {complete_name(row[0]) for row in cr.fetchall()}
+
+
+def _last_claims(cr, names):
+    if not names:
+        return {}
+    cr.execute(
+        "SELECT channel, last_claim_at FROM queue_job_sh_claim_state "
+        "WHERE channel = ANY(%s)",
+        (list(names),),
+    )
+    return dict(cr.fetchall())
+
+
+def claim(cr, channels, limit=1):
+    """Mark up to ``limit`` ready jobs ``enqueued`` and return them.
+
+    Runs in the caller's transaction, which must be fresh (nothing executed
+    since its last commit or rollback, see :func:`_lock_claims`); the caller
+    commits right after, which releases the claim lock. Capacity counts the
+    jobs ``enqueued`` or ``started`` in a channel and all its subchannels, so
+    it holds for every runner, and for queue_job's own runner too.
+    """
+    _lock_claims(cr)
+    now = _utcnow(cr)
+    running = {}
+    for channel, count in _running_by_channel(cr):
+        for config in channels.chain(channel):
+            running[config.name] = running.get(config.name, 0) + count
+    candidates = _candidates(cr, channels, running, limit, now)
+
+    claimed = []
+    more = False
+    throttled = set()
+    for _key, row, chain in candidates:
+        names = {config.name for config in chain}
+        if throttled & names or not all(
+            not config.capacity or running.get(config.name, 0) < config.capacity
+            for config in chain
+        ):
+            continue
+        if len(claimed) == limit:
+            more = True
+            break
+        claimed.append(ClaimedJob(row[0], row[1], complete_name(row[2])))
+        for config in chain:
+            running[config.name] = running.get(config.name, 0) + 1
+            if config.throttle:
+                throttled.add(config.name)
+
+    if claimed:
+        cr.execute(
+            "UPDATE queue_job SET state = 'enqueued', date_enqueued = %s "
+            "WHERE id = ANY(%s)",
+            (now, [job.id for job in claimed]),
+        )
+    if throttled:
+        cr.execute(
+            """
+            INSERT INTO queue_job_sh_claim_state (channel, last_claim_at)
+            SELECT unnest(%s::varchar[]), %s
+            ON CONFLICT (channel) DO UPDATE SET last_claim_at = EXCLUDED.last_claim_at
+            """,
+            (sorted(throttled), now),
+        )
+    return Claim(claimed, more)
+
+
+def _free_slots(chain, running, wanted):
+    """How many jobs of a channel may start now, up to ``wanted``."""
+    slots = wanted
+    for config in chain:
+        if config.paused:
+            return 0
+        if config.capacity:
+            slots = min(slots, config.capacity - running.get(config.name, 0))
+    return max(slots, 0)
+
+
+def _candidates(cr, channels, running, limit, now):
+    """Jobs that may start now, best first, as ``(sort key, row, chain)``.
+
+    Each channel offers up to ``limit + 1`` jobs (one more than asked, to
+    tell whether more are ready). A sequential channel offers only the first
+    of all its pending jobs, and nothing while that one waits for its ETA or
+    while the channel holds a failed job, so its jobs run strictly in order.
+    """
+    cr.execute(_DISTINCT_PENDING_CHANNELS)
+    chains = {row[0]: channels.chain(row[0]) for row in cr.fetchall()}
+    configs = {config.name: config for chain in chains.values() for config in chain}
+    blocked = _blocked_sequential_channels(
+        cr, [name for name, config in configs.items() if config.sequential]
+    )
+    last_claims = _last_claims(
+        cr, [name for name, config in configs.items() if config.throttle]
+    )
+
+    def throttled(config):
+        last = last_claims.get(config.name)
+        return last and now < last + timedelta(seconds=config.throttle)
+
+    candidates = []
+    sequential_heads = {}
+    for channel, chain in chains.items():
+        slots = _free_slots(chain, running, limit + 1)
+        if not slots or any(c.name in blocked or throttled(c) for c in chain):
+            continue
+        sequential = next((c for c in chain if c.sequential), None)
+        if sequential is None:
+            cr.execute(
+                _READY_JOBS_OF_CHANNEL,
+                {"channel": channel, "now": now, "limit": slots},
+            )
+            candidates += [(_sort_key(row), row, chain) for row in cr.fetchall()]
+            continue
+        cr.execute(_HEAD_JOB_OF_CHANNEL, {"channel": channel, "now": now})
+        row = cr.fetchone()
+        best = sequential_heads.get(sequential.name)
+        if row and (best is None or _sort_key(row) < best[0]):
+            sequential_heads[sequential.name] = (_sort_key(row), row, chain)
+    for key, row, chain in sequential_heads.values():
+        if row[6] and _lock_pending(cr, row[0]):  # the head is ready
+            candidates.append((key, row, chain))
+    candidates.sort(key=lambda candidate: candidate[0])
+    return candidates
+
+
+def _sort_key(row):
+    # (priority, ready since, date_created, id), see _ORDER
+    return (row[3], row[4], row[5], row[0])
+
+
+def _lock_pending(cr, job_id):
+    """Lock a pending job row, unless someone else holds it (SKIP LOCKED):
+    a job being edited is left for the next claim."""
+    cr.execute(
+        "SELECT id FROM queue_job WHERE id = %s AND state = 'pending' "
+        "FOR NO KEY UPDATE SKIP LOCKED",
+        (job_id,),
+    )
+    return cr.fetchone() is not None
+
+
+def requeue_dead_jobs(cr):
+    """Give back jobs whose runner died; fail those that died too often.
+
+    A job is alive while its runner holds the row lock on its
+    ``queue_job_lock`` record (queue_job's ``Job.lock()``), taken right after
+    ``started`` is committed and held until its result is committed. A job
+    still ``started`` or ``enqueued`` whose lock row is free (or missing, for a
+    job claimed but never started) after :data:`DEAD_JOB_GRACE` lost its
+    runner: the death counts as a try, and a job that reaches
+    ``max_retries`` tries ends ``failed`` with ``JobFoundDead``, like a job
+    that keeps raising ``RetryableJobError`` (``max_retries`` 0 retries
+    forever). The ``FOR NO KEY UPDATE SKIP LOCKED`` probe takes the lock row
+    of dead jobs for the rest of this transaction, so two runners recovering
+    at once never requeue the same job twice.
+
+    Returns ``[(uuid, new_state)]``.
+    """
+    cr.execute(
+        """
+        WITH dead AS (
+            SELECT job.id,
+                   COALESCE(job.retry, 0)
+                   + CASE WHEN job.state = 'started' THEN 1 ELSE 0 END AS tries
+              FROM queue_job job
+             WHERE job.state IN ('enqueued', 'started')
+               AND job.date_enqueued < (now() AT TIME ZONE 'UTC') - %(grace)s
+               AND (
+                   job.id IN (SELECT lock.queue_job_id FROM queue_job_lock lock
+                               WHERE lock.queue_job_id = job.id
+                                 FOR NO KEY UPDATE SKIP LOCKED)
+                   OR NOT EXISTS (SELECT 1 FROM queue_job_lock lock
+                                   WHERE lock.queue_job_id = job.id)
+               )
+               FOR NO KEY UPDATE OF job SKIP LOCKED
+        ), outcome AS (
+            SELECT id, tries,
+                   COALESCE(max_retries, 0) > 0 AND tries >= max_retries AS fails
+              FROM dead JOIN queue_job USING (id)
+        )
+        UPDATE queue_job job
+           SET state = CASE WHEN outcome.fails THEN 'failed' ELSE 'pending' END,
+               retry = outcome.tries,
+               exc_name = CASE WHEN outcome.fails THEN 'JobFoundDead'
+                          ELSE job.exc_name END,
+               exc_message = CASE WHEN outcome.fails
+                   THEN 'The job was started ' || outcome.tries
+                        || ' times and its worker died every time '
+                        || '(killed, out of memory or past a time limit).'
+                   ELSE job.exc_message END,
+               exc_info = CASE WHEN outcome.fails
+                   THEN 'Job found dead after too many retries'
+                   ELSE job.exc_info END,
+               date_enqueued = NULL,
+               date_started = NULL,
+               worker_pid = NULL
+          FROM outcome
+         WHERE job.id = outcome.id
+        RETURNING job.uuid, job.state
+        """,
+        {"grace": DEAD_JOB_GRACE},
+    )
+    return cr.fetchall()
+
+
+def fail_job(cr, job_id, exc_name, exc_message, exc_info):
+    """Mark a job ``failed`` without loading it (it could not be loaded)."""
+    cr.execute(
+        "UPDATE queue_job SET state = 'failed', exc_name = %s, exc_message = %s, "
+        "exc_info = %s, date_started = NULL, worker_pid = NULL "
+        "WHERE id = %s AND state IN ('enqueued', 'started')",
+        (exc_name, exc_message, exc_info, job_id),
+    )
+    return cr.rowcount == 1
+
+
+def queue_job_runner_active(cr, advisory_lock_id):
+    """Whether queue_job's HTTP jobrunner is serving this database.
+
+    It holds the session advisory lock ``advisory_lock_id`` on a connection
+    to each database it serves (``Database._acquire_master_lock``).
+    """
+    cr.execute(
+        """
+        SELECT 1 FROM pg_locks
+         WHERE locktype = 'advisory' AND granted
+           AND database = (SELECT oid FROM pg_database
+                            WHERE datname = current_database())
+           AND classid = %s AND objid = %s AND objsubid = 1
+        """,
+        (advisory_lock_id >> 32, advisory_lock_id & 0xFFFFFFFF),
+    )
+    return cr.fetchone() is not None
+
+
+def next_eta(cr):
+    """When the next pending job with an ETA in the future becomes ready."""
+    cr.execute(
+        "SELECT min(eta) FROM queue_job "
+        "WHERE state = 'pending' AND eta > (now() AT TIME ZONE 'UTC')"
+    )
+    return cr.fetchone()[0]
+
+
+def count_ready(cr, cap=1000):
+    """Number of pending jobs ready to run, counted up to ``cap``."""
+    cr.execute(
+        "SELECT count(*) FROM (SELECT 1 FROM queue_job WHERE state = 'pending' "
+        "AND (eta IS NULL OR eta <= (now() AT TIME ZONE 'UTC')) LIMIT %s) ready",
+        (cap,),
+    )
+    return cr.fetchone()[0]

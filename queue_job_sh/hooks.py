@@ -1,0 +1,14 @@
+# Copyright 2026 queue_job_sh contributors
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+
+
+def post_init_hook(env):
+    env["queue.job.sh.runner"]._sync_runner_crons()
+    # jobs created before the install are waiting: run them now
+    env["queue.job.sh.runner"]._wake()
+
+
+def uninstall_hook(env):
+    env["queue.job.sh.runner"]._runner_crons().unlink()
+    env.cr.execute("DROP TABLE IF EXISTS queue_job_sh_claim_state")
+    env.cr.execute("DROP INDEX IF EXISTS queue_job_sh_pending_index")

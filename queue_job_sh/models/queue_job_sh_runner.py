@@ -1,0 +1,411 @@
+# Copyright 2026 queue_job_sh contributors
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+"""The runner crons: run queue_job's jobs on Odoo's cron workers.
+
+Each runner ``ir.cron`` record runs :meth:`QueueJobShRunner._run_pass`. A
+pass requeues dead jobs, then claims one job at a time (``claim.py``) and
+runs it through queue_job's own ``RunJobController._acquire_job`` and
+``_runjob``, exactly as the ``/queue_job/runjob`` route does, until the
+queue is empty or the pass's time budget (``budget.py``) is spent.
+
+Odoo locks a cron record while it runs, so one record never runs twice at
+once; parallelism is the number of runner records, kept equal to the root
+channel's capacity by :meth:`_sync_runner_crons`.
+"""
+
+import logging
+import os
+import random
+import threading
+import time
+import traceback
+from datetime import timedelta
+
+from psycopg2 import OperationalError
+
+from odoo import SUPERUSER_ID, api, fields, models
+from odoo.service import server
+from odoo.service.model import PG_CONCURRENCY_ERRORS_TO_RETRY
+from odoo.tools import config
+
+from odoo.addons.queue_job.controllers.main import RunJobController
+from odoo.addons.queue_job.jobrunner import runner as queue_job_runner
+from odoo.addons.queue_job.jobrunner.channels import ChannelManager
+
+from .. import budget, claim
+
+_logger = logging.getLogger(__name__)
+
+# Tries of a claim or a recovery that lost a race with another runner.
+CONCURRENCY_TRIES = 5
+# A pass still open after this long is considered dead (its worker was
+# killed) when looking for an idle runner to wake.
+OPEN_PASS_TIMEOUT = timedelta(hours=1)
+
+# Prefork's watchdog counts from the ping a cron worker sends right before
+# it sleeps; record when that was so a pass knows how much time it has.
+_cron_worker_pinged_at = None
+_original_worker_cron_sleep = server.WorkerCron.sleep
+
+
+def _worker_cron_sleep(self):
+    global _cron_worker_pinged_at
+    _cron_worker_pinged_at = time.time()
+    return _original_worker_cron_sleep(self)
+
+
+server.WorkerCron.sleep = _worker_cron_sleep
+
+
+def _pass_seconds():
+    """The optional cap on a pass's length, from the env or config file."""
+    value = os.environ.get("ODOO_QUEUE_JOB_SH_PASS_SECONDS") or config.misc.get(
+        "queue_job_sh", {}
+    ).get("pass_seconds")
+    return float(value) if value else None
+
+
+def _pass_deadline():
+    prefork = bool(config["workers"])
+    thread = threading.current_thread()
+    if prefork:
+        started = _cron_worker_pinged_at
+    else:
+        # the threaded server's limit clock (cron threads and HTTP threads)
+        started = getattr(thread, "start_time", None)
+    return budget.pass_deadline(
+        time.time(),
+        limit=budget.kill_limit(
+            config["limit_time_real_cron"], config["limit_time_real"], prefork
+        ),
+        prefork=prefork,
+        pass_started=started,
+        pass_seconds=_pass_seconds(),
+    )
+
+
+class QueueJobShRunner(models.AbstractModel):
+    _name = "queue.job.sh.runner"
+    _description = "Job Queue Runner on Cron Workers"
+
+    # ------------------------------------------------------------------
+    # Configuration: queue_job's channels
+    # ------------------------------------------------------------------
+    @api.model
+    def _channels(self):
+        """queue_job's channel configuration for this database.
+
+        Same sources and precedence as queue_job's runner: the ``channels``
+        string (``ODOO_QUEUE_JOB_CHANNELS`` or ``[queue_job] channels``) when
+        set, otherwise the ``queue.job.channel`` records, with the root
+        capacity bounded by ``max_capacity`` / ``db_max_capacity``.
+        """
+        channels_string = queue_job_runner._channels()
+        if channels_string:
+            configs = [
+                claim.ChannelConfig(
+                    name=item["name"],
+                    capacity=int(item.get("capacity") or 0),
+                    sequential=bool(item.get("sequential")),
+                    throttle=int(item.get("throttle") or 0),
+                    paused=bool(item.get("paused")),
+                    capacity_default=int(item.get("capacity_default") or 0),
+                    sequential_default=bool(item.get("sequential_default")),
+                )
+                for item in ChannelManager.parse_simple_config(channels_string)
+            ]
+            root = next(
+                (c for c in configs if claim.complete_name(c.name) == "root"), None
+            )
+            # queue_job's root channel has a capacity of 1 unless configured
+            return claim.Channels(configs, root.capacity if root else 1)
+        self.env.cr.execute(
+            "SELECT complete_name, capacity, sequential, throttle, paused, "
+            "capacity_default, sequential_default FROM queue_job_channel"
+        )
+        configs = [claim.ChannelConfig(*row) for row in self.env.cr.fetchall()]
+        db_max = max(
+            0,
+            queue_job_runner.db_max_capacity_for(
+                self.env.cr.dbname,
+                queue_job_runner.parse_db_max_capacity(
+                    queue_job_runner._db_max_capacity()
+                ),
+                default=queue_job_runner._max_capacity(),
+            ),
+        )
+        root = next((c for c in configs if c.name == "root"), None)
+        root_capacity = min(root.capacity, db_max) if root and root.capacity else db_max
+        return claim.Channels(configs, root_capacity)
+
+    # ------------------------------------------------------------------
+    # The runner crons
+    # ------------------------------------------------------------------
+    @api.model
+    def _runner_crons(self):
+        return (
+            self.env["ir.cron"]
+            .sudo()
+            .with_context(active_test=False)
+            .search([("model_id.model", "=", self._name)], order="id")
+        )
+
+    @api.model
+    def _sync_runner_crons(self):
+        """Keep one runner cron per unit of the root channel's capacity."""
+        try:
+            wanted = max(1, self._channels().root_capacity)
+        except ValueError as error:
+            _logger.error("Invalid queue_job channel configuration: %s", error)
+            return
+        crons = self._runner_crons()
+        for number in range(len(crons) + 1, wanted + 1):
+            self.env["ir.cron"].sudo().create(
+                {
+                    "name": f"Job Queue: runner {number}",
+                    "model_id": self.env["ir.model"]._get_id(self._name),
+                    "state": "code",
+                    "code": "model._run_pass()",
+                    "user_id": SUPERUSER_ID,
+                    "interval_number": 1,
+                    "interval_type": "minutes",
+                    "priority": 1,
+                }
+            )
+        extra = crons[wanted:]
+        if extra:
+            # Only delete runners that are not running: a running cron is
+            # row-locked by its cron worker, SKIP LOCKED passes it over (it
+            # goes at a later sync). The lock taken here lasts until the
+            # caller's commit.
+            self.env.cr.execute(
+                "SELECT id FROM ir_cron WHERE id = ANY(%s) "
+                "FOR NO KEY UPDATE SKIP LOCKED",
+                (extra.ids,),
+            )
+            idle = [row[0] for row in self.env.cr.fetchall()]
+            extra.browse(idle).unlink()
+
+    @api.model
+    def _wake(self, at_list=None):
+        """Trigger one idle runner cron, now or at each of ``at_list``."""
+        crons = self._runner_crons().filtered("active")
+        if not crons:
+            return
+        self.env.cr.execute(
+            "SELECT DISTINCT cron_id FROM queue_job_sh_pass "
+            "WHERE ended_at IS NULL AND started_at > %s",
+            (fields.Datetime.now() - OPEN_PASS_TIMEOUT,),
+        )
+        busy = {row[0] for row in self.env.cr.fetchall()}
+        idle = crons.filtered(lambda cron: cron.id not in busy)
+        (idle or crons)[0]._trigger(at_list or fields.Datetime.now())
+
+    @api.model
+    def _wake_idle_siblings(self, cron):
+        """Work is left over: wake the runners that are neither running nor
+        already triggered."""
+        self.env.cr.execute(
+            """
+            SELECT cron.id FROM ir_cron cron
+             WHERE cron.id = ANY(%(ids)s) AND cron.active
+               AND NOT EXISTS (SELECT 1 FROM queue_job_sh_pass pass
+                                WHERE pass.cron_id = cron.id
+                                  AND pass.ended_at IS NULL
+                                  AND pass.started_at > %(open_since)s)
+               AND NOT EXISTS (SELECT 1 FROM ir_cron_trigger trigger
+                                WHERE trigger.cron_id = cron.id
+                                  AND trigger.call_at <= %(now)s)
+            """,
+            {
+                "ids": (self._runner_crons() - cron).ids,
+                "open_since": fields.Datetime.now() - OPEN_PASS_TIMEOUT,
+                "now": fields.Datetime.now(),
+            },
+        )
+        for (cron_id,) in self.env.cr.fetchall():
+            self.env["ir.cron"].sudo().browse(cron_id)._trigger()
+
+    # ------------------------------------------------------------------
+    # A pass
+    # ------------------------------------------------------------------
+    def _retry_on_concurrency(self, function, *args):
+        """Run ``function(cr, *args)`` in a transaction of its own and commit.
+
+        Runners race each other on the same rows; PostgreSQL then reports a
+        serialization failure, a deadlock or a lock timeout. Those are
+        expected: roll back and try again, a few times, quietly.
+        """
+        cr = self.env.cr
+        for attempt in range(CONCURRENCY_TRIES):
+            try:
+                result = function(cr, *args)
+                cr.commit()  # pylint: disable=invalid-commit
+                return result
+            except OperationalError as error:
+                cr.rollback()
+                if error.pgcode not in PG_CONCURRENCY_ERRORS_TO_RETRY:
+                    raise
+                _logger.debug("runner concurrency error, retrying: %s", error)
+                time.sleep(random.uniform(0, 0.05 * 2**attempt))
+        return None
+
+    @api.model
+    def _run_pass(self):
+        """Entry point of the runner crons. Never raises: a failing cron
+        would end up deactivated by Odoo."""
+        deadline = _pass_deadline()
+        cron = self.env["ir.cron"].sudo().browse(self.env.context.get("cron_id"))
+        # The pass is committed now so that it shows as running: wakers then
+        # prefer idle runners, and the dashboard shows it.
+        record = (
+            self.env["queue.job.sh.pass"]
+            .sudo()
+            .create(
+                {
+                    "cron_id": cron.id,
+                    "pid": os.getpid(),
+                    "started_at": fields.Datetime.now(),
+                }
+            )
+        )
+        # Progress is reported before any job runs: a pass killed while it
+        # runs its first job must not count as a timed-out cron (Odoo fails,
+        # then deactivates, crons killed 3 times without progress).
+        self.env["ir.cron"]._notify_progress(done=1, remaining=1)
+        self.env.cr.commit()  # pylint: disable=invalid-commit
+        stats = {"done_count": 0, "failed_count": 0, "retried_count": 0}
+        try:
+            if claim.queue_job_runner_active(
+                self.env.cr, queue_job_runner.PG_ADVISORY_LOCK_ID
+            ):
+                _logger.warning(
+                    "queue_job's HTTP jobrunner is running on database %s: "
+                    "queue_job_sh leaves the jobs to it. Run only one of them: "
+                    "remove queue_job from server_wide_modules, or uninstall "
+                    "queue_job_sh.",
+                    self.env.cr.dbname,
+                )
+                stats["end_reason"] = "http_runner"
+            else:
+                stats["recovered_count"] = self._recover_dead_jobs()
+                self._sync_runner_crons()
+                self.env.cr.commit()  # pylint: disable=invalid-commit
+                stats["end_reason"] = self._run_jobs(cron, deadline, stats)
+        except Exception:
+            self.env.cr.rollback()
+            _logger.exception("queue_job_sh runner pass failed")
+            stats.update(end_reason="error", error=traceback.format_exc())
+        record.write(dict(stats, ended_at=fields.Datetime.now()))
+        # Remaining is reported 0 even when work is left: the pass has
+        # triggered its cron instead, because Odoo's immediate re-run loop
+        # would share this pass's time limit.
+        done = stats["done_count"] + stats["failed_count"] + stats["retried_count"]
+        self.env["ir.cron"]._notify_progress(done=max(1, done), remaining=0)
+        self.env.cr.commit()  # pylint: disable=invalid-commit
+
+    def _recover_dead_jobs(self):
+        recovered = self._retry_on_concurrency(claim.requeue_dead_jobs) or []
+        failed = []
+        for uuid, state in recovered:
+            _logger.warning("Job %s found dead: set %s", uuid, state)
+            if state == "failed":
+                failed.append(uuid)
+        if failed:
+            jobs = self.env["queue.job"].sudo().search([("uuid", "in", failed)])
+            jobs._message_post_on_failure()
+            self.env.cr.commit()  # pylint: disable=invalid-commit
+        return len(recovered)
+
+    def _run_jobs(self, cron, deadline, stats):
+        """Claim and run jobs until none is ready or time is up."""
+        woke_siblings_at = 0
+        while True:
+            if time.time() >= deadline:
+                if claim.count_ready(self.env.cr, cap=1):
+                    # Start a fresh pass right after this one, on any worker.
+                    cron._trigger()
+                return "budget"
+            channels = self._channels()
+            # The claim commits at once: the jobs show enqueued and the claim
+            # lock is released for other runners.
+            claimed = self._retry_on_concurrency(claim.claim, channels)
+            if claimed is None:
+                continue
+            if not claimed.jobs:
+                self._trigger_next_eta(cron)
+                return "queue_empty"
+            if claimed.more and time.time() - woke_siblings_at > 1:
+                self._wake_idle_siblings(cron)
+                self.env.cr.commit()  # pylint: disable=invalid-commit
+                woke_siblings_at = time.time()
+            for job in claimed.jobs:
+                outcome = self._run_job(job)
+                if outcome:
+                    stats[outcome] += 1
+            done = stats["done_count"] + stats["failed_count"] + stats["retried_count"]
+            # Progress is committed after every job: a pass killed later
+            # still counts as having made progress, never as timed out.
+            self.env["ir.cron"]._notify_progress(done=max(1, done), remaining=1)
+            self.env.cr.commit()  # pylint: disable=invalid-commit
+
+    def _trigger_next_eta(self, cron):
+        """Wake up when the next job waiting for its ETA becomes ready."""
+        eta = claim.next_eta(self.env.cr)
+        if eta and not self.env["ir.cron.trigger"].sudo().search_count(
+            [("cron_id", "=", cron.id), ("call_at", "=", eta)]
+        ):
+            cron._trigger(eta)
+            self.env.cr.commit()  # pylint: disable=invalid-commit
+
+    def _run_job(self, claimed):
+        """Run one claimed job like queue_job's ``/queue_job/runjob`` route.
+
+        Returns the stats key of its outcome, or None if it was not run.
+        """
+        env = self.env(user=SUPERUSER_ID)
+        try:
+            # Commits the job ``started`` (with its lock record), then takes
+            # the job lock that keeps it alive until its result is committed.
+            job = RunJobController._acquire_job(env, claimed.uuid)
+        except Exception as error:
+            env.cr.rollback()
+            self._fail_unloadable(claimed, error)
+            return "failed_count"
+        if job is None:
+            env.cr.rollback()
+            return None
+        try:
+            RunJobController._runjob(env, job)
+        except Exception:
+            # _runjob has logged the traceback and committed the failure
+            # (with on_fail) on a cursor of its own.
+            env.cr.rollback()
+            return "failed_count"
+        # Commits what _runjob leaves to its caller: the dependent jobs it
+        # enqueued (and, under --test-enable, the job's own result).
+        env.cr.commit()  # pylint: disable=invalid-commit
+        return "done_count" if job.state == "done" else "retried_count"
+
+    def _fail_unloadable(self, claimed, error):
+        """A job that cannot even be loaded (its model, method or records
+        are gone) fails with a readable message; the queue goes on."""
+        message = (
+            f"This job cannot be loaded, so it was not run: "
+            f"{type(error).__name__}: {error}"
+        )
+        _logger.error("Job %s: %s", claimed.uuid, message)
+        if claim.fail_job(
+            self.env.cr,
+            claimed.id,
+            f"{type(error).__module__}.{type(error).__name__}",
+            message,
+            traceback.format_exc(),
+        ):
+            job = self.env["queue.job"].sudo().browse(claimed.id)
+            try:
+                with self.env.cr.savepoint():
+                    job._message_post_on_failure()
+            except Exception:
+                _logger.exception("Could not post the failure of job %s", claimed.uuid)
+        self.env.cr.commit()  # pylint: disable=invalid-commit

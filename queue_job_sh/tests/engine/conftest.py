@@ -1,0 +1,130 @@
+# Copyright 2026 queue_job_sh contributors
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+"""Fixtures for the engine tests: a real PostgreSQL server, no Odoo.
+
+The engine modules are loaded from their files, because importing the
+``queue_job_sh`` package would import Odoo. The database server is the one
+described by the libpq environment (PGHOST, PGPORT, PGUSER, PGPASSWORD), which
+``dev/test`` starts; each test gets a fresh schema.
+"""
+
+import importlib.util
+import pathlib
+import uuid
+
+import psycopg2
+import pytest
+from psycopg2.extensions import ISOLATION_LEVEL_REPEATABLE_READ
+
+ADDON = pathlib.Path(__file__).resolve().parents[2]
+
+
+def _load(name):
+    spec = importlib.util.spec_from_file_location(
+        f"queue_job_sh_engine_{name}", ADDON / f"{name}.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+claim = _load("claim")
+budget = _load("budget")
+
+# The columns of queue_job 18.0's tables that the engine reads or writes,
+# plus two timestamps the concurrency tests record.
+SCHEMA = """
+CREATE TABLE queue_job (
+    id serial PRIMARY KEY,
+    uuid varchar NOT NULL UNIQUE,
+    state varchar NOT NULL,
+    channel varchar,
+    priority integer,
+    eta timestamp,
+    date_created timestamp,
+    date_enqueued timestamp,
+    date_started timestamp,
+    retry integer,
+    max_retries integer,
+    exc_name varchar,
+    exc_message varchar,
+    exc_info text,
+    worker_pid integer,
+    claimed_at timestamptz,
+    done_at timestamptz
+);
+CREATE TABLE queue_job_lock (
+    id integer PRIMARY KEY,
+    queue_job_id integer REFERENCES queue_job (id) ON DELETE CASCADE
+);
+CREATE INDEX queue_job_sh_pending_index ON queue_job
+    (channel, priority, COALESCE(eta, date_created), date_created, id)
+    WHERE state = 'pending';
+"""
+
+
+class Database:
+    """A schema of its own in the test database, and connections to it."""
+
+    def __init__(self, schema):
+        self.schema = schema
+        self.connections = []
+
+    def connect(self, isolation=ISOLATION_LEVEL_REPEATABLE_READ):
+        """A connection like Odoo's (REPEATABLE READ)."""
+        conn = psycopg2.connect(options=f"-c search_path={self.schema}")
+        conn.set_isolation_level(isolation)
+        self.connections.append(conn)
+        return conn
+
+    def add_jobs(self, cr, count=1, **values):
+        """Insert ``count`` jobs; returns their ids, in insertion order."""
+        values = {
+            "state": "pending",
+            "channel": "root",
+            "priority": 10,
+            "retry": 0,
+            "max_retries": 5,
+            **values,
+        }
+        columns = ", ".join(values)
+        ids = []
+        for _n in range(count):
+            cr.execute(
+                f"INSERT INTO queue_job (uuid, date_created, {columns}) "
+                f"VALUES (%s, now() AT TIME ZONE 'UTC' + %s * interval '1 us', "
+                f"{', '.join(['%s'] * len(values))}) RETURNING id",
+                [str(uuid.uuid4()), len(ids), *values.values()],
+            )
+            ids.append(cr.fetchone()[0])
+        return ids
+
+    def close(self):
+        for conn in self.connections:
+            conn.close()
+
+
+@pytest.fixture
+def db():
+    admin = psycopg2.connect()
+    admin.autocommit = True
+    schema = f"engine_{uuid.uuid4().hex[:12]}"
+    with admin.cursor() as cr:
+        cr.execute(f"CREATE SCHEMA {schema}")
+        cr.execute(f"SET search_path = {schema}")
+        cr.execute(SCHEMA)
+    database = Database(schema)
+    with database.connect() as conn, conn.cursor() as cr:
+        claim.ensure_schema(cr)
+    yield database
+    database.close()
+    with admin.cursor() as cr:
+        cr.execute(f"DROP SCHEMA {schema} CASCADE")
+    admin.close()
+
+
+@pytest.fixture
+def cr(db):
+    conn = db.connect()
+    with conn.cursor() as cursor:
+        yield cursor
