@@ -7,7 +7,6 @@
 #   pg_stop    stop it
 #
 # Connection: 127.0.0.1:${PGPORT:-55432}, user odoo, password odoo.
-set -euo pipefail
 
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 LOCAL_DIR="$REPO_ROOT/.local"

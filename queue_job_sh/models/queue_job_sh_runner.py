@@ -16,14 +16,17 @@ channel's capacity by :meth:`_sync_runner_crons`.
 import logging
 import os
 import random
+import select
 import threading
 import time
 import traceback
-from datetime import timedelta
+from datetime import timedelta, timezone
 
+import psycopg2
 from psycopg2 import OperationalError
 
-from odoo import SUPERUSER_ID, api, fields, models
+import odoo
+from odoo import SUPERUSER_ID, api, fields, http, models
 from odoo.service import server
 from odoo.service.model import PG_CONCURRENCY_ERRORS_TO_RETRY
 from odoo.tools import config
@@ -41,6 +44,11 @@ CONCURRENCY_TRIES = 5
 # A pass still open after this long is considered dead (its worker was
 # killed) when looking for an idle runner to wake.
 OPEN_PASS_TIMEOUT = timedelta(hours=1)
+# An idle pass waits for a job whose ETA is this close (seconds).
+NEAR_ETA = 10
+# How often a pass checks that no other scheduled action waits for it.
+OTHER_CRONS_CHECK = 5
+OUTCOMES = ("done_count", "failed_count", "retried_count")
 
 # Prefork's watchdog counts from the ping a cron worker sends right before
 # it sleeps; record when that was so a pass knows how much time it has.
@@ -57,11 +65,38 @@ def _worker_cron_sleep(self):
 server.WorkerCron.sleep = _worker_cron_sleep
 
 
+def _setting(name):
+    """A queue_job_sh setting: ODOO_QUEUE_JOB_SH_<NAME> in the environment,
+    else ``<name>`` in the ``[queue_job_sh]`` section of the config file."""
+    return os.environ.get(f"ODOO_QUEUE_JOB_SH_{name.upper()}") or config.misc.get(
+        "queue_job_sh", {}
+    ).get(name)
+
+
+def _lingers():
+    """Whether idle passes wait for new jobs until their deadline.
+
+    On Odoo.sh (``ODOO_STAGE`` is set) the platform starts the cron worker
+    every few minutes and does not wake it for triggers: a pass that ended
+    when the queue was empty would leave new jobs waiting minutes. There it
+    lingers, woken within milliseconds by queue_job's NOTIFY. Elsewhere cron
+    workers are woken by triggers, and a pass ends when the queue is empty.
+    The ``linger`` setting (1/0) overrides the rule. Never inside an HTTP
+    request (a pass started with "Run Manually").
+    """
+    return _linger_configured() and not http.request
+
+
+def _linger_configured():
+    value = _setting("linger")
+    if value is not None:
+        return value.strip().lower() in ("1", "true", "yes")
+    return bool(os.environ.get("ODOO_STAGE"))
+
+
 def _pass_seconds():
     """The optional cap on a pass's length, from the env or config file."""
-    value = os.environ.get("ODOO_QUEUE_JOB_SH_PASS_SECONDS") or config.misc.get(
-        "queue_job_sh", {}
-    ).get("pass_seconds")
+    value = _setting("pass_seconds")
     return float(value) if value else None
 
 
@@ -84,6 +119,40 @@ def _pass_deadline():
     )
 
 
+class _JobNotifications:
+    """Wait for queue_job's NOTIFY on channel ``queue_job``.
+
+    queue_job's ``queue_job_notify`` trigger sends one for every change of a
+    job, committed. The listening connection is opened lazily (most passes
+    never wait), in autocommit so that it holds no transaction, and closed
+    with the pass.
+    """
+
+    def __init__(self, dbname):
+        self.dbname = dbname
+        self.connection = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if self.connection is not None:
+            self.connection.close()
+
+    def wait(self, seconds):
+        if seconds <= 0:
+            return
+        if self.connection is None:
+            _dsn, info = odoo.sql_db.connection_info_for(self.dbname)
+            self.connection = psycopg2.connect(**info)
+            self.connection.autocommit = True
+            self.connection.cursor().execute("LISTEN queue_job")
+            return  # jobs may have come while it connected: look again
+        select.select([self.connection], [], [], seconds)
+        self.connection.poll()
+        self.connection.notifies.clear()
+
+
 class QueueJobShRunner(models.AbstractModel):
     _name = "queue.job.sh.runner"
     _description = "Job Queue Runner on Cron Workers"
@@ -101,6 +170,7 @@ class QueueJobShRunner(models.AbstractModel):
         capacity bounded by ``max_capacity`` / ``db_max_capacity``.
         """
         channels_string = queue_job_runner._channels()
+        self.env["queue.job.channel"].flush_model()
         if channels_string:
             configs = [
                 claim.ChannelConfig(
@@ -158,6 +228,10 @@ class QueueJobShRunner(models.AbstractModel):
         except ValueError as error:
             _logger.error("Invalid queue_job channel configuration: %s", error)
             return
+        if _linger_configured():
+            # a lingering pass holds its cron: a second one lets the next
+            # cron worker start take over before the first pass ends
+            wanted = max(2, wanted)
         crons = self._runner_crons()
         for number in range(len(crons) + 1, wanted + 1):
             self.env["ir.cron"].sudo().create(
@@ -169,7 +243,8 @@ class QueueJobShRunner(models.AbstractModel):
                     "user_id": SUPERUSER_ID,
                     "interval_number": 1,
                     "interval_type": "minutes",
-                    "priority": 1,
+                    # after the other scheduled actions of a cron worker pass
+                    "priority": 10,
                 }
             )
         extra = crons[wanted:]
@@ -274,7 +349,7 @@ class QueueJobShRunner(models.AbstractModel):
         # then deactivates, crons killed 3 times without progress).
         self.env["ir.cron"]._notify_progress(done=1, remaining=1)
         self.env.cr.commit()  # pylint: disable=invalid-commit
-        stats = {"done_count": 0, "failed_count": 0, "retried_count": 0}
+        stats = dict.fromkeys(OUTCOMES, 0)
         try:
             if claim.queue_job_runner_active(
                 self.env.cr, queue_job_runner.PG_ADVISORY_LOCK_ID
@@ -300,7 +375,7 @@ class QueueJobShRunner(models.AbstractModel):
         # Remaining is reported 0 even when work is left: the pass has
         # triggered its cron instead, because Odoo's immediate re-run loop
         # would share this pass's time limit.
-        done = stats["done_count"] + stats["failed_count"] + stats["retried_count"]
+        done = sum(stats[key] for key in OUTCOMES)
         self.env["ir.cron"]._notify_progress(done=max(1, done), remaining=0)
         self.env.cr.commit()  # pylint: disable=invalid-commit
 
@@ -320,34 +395,86 @@ class QueueJobShRunner(models.AbstractModel):
     def _run_jobs(self, cron, deadline, stats):
         """Claim and run jobs until none is ready or time is up."""
         woke_siblings_at = 0
-        while True:
-            if time.time() >= deadline:
-                if claim.count_ready(self.env.cr, cap=1):
-                    # Start a fresh pass right after this one, on any worker.
-                    cron._trigger()
-                return "budget"
-            channels = self._channels()
-            # The claim commits at once: the jobs show enqueued and the claim
-            # lock is released for other runners.
-            claimed = self._retry_on_concurrency(claim.claim, channels)
-            if claimed is None:
-                continue
-            if not claimed.jobs:
-                self._trigger_next_eta(cron)
-                return "queue_empty"
-            if claimed.more and time.time() - woke_siblings_at > 1:
-                self._wake_idle_siblings(cron)
+        checked_crons_at = time.time()
+        with _JobNotifications(self.env.cr.dbname) as notifications:
+            while True:
+                now = time.time()
+                if now >= deadline:
+                    if claim.count_ready(self.env.cr, cap=1):
+                        # a fresh pass right after this one, on any worker
+                        cron._trigger()
+                    return "budget"
+                if now - checked_crons_at > OTHER_CRONS_CHECK:
+                    checked_crons_at = now
+                    if self._other_cron_due(cron):
+                        cron._trigger()  # back after the others
+                        return "yielded"
+                # The claim commits at once: the jobs show enqueued and the
+                # claim lock is released for other runners.
+                claimed = self._retry_on_concurrency(claim.claim, self._channels())
+                if claimed is None:
+                    continue
+                if not claimed.jobs:
+                    wait_until = self._wait_until(deadline)
+                    if wait_until is None:
+                        self._trigger_next_eta(cron)
+                        return "queue_empty"
+                    notifications.wait(
+                        min(wait_until, now + OTHER_CRONS_CHECK) - time.time()
+                    )
+                    continue
+                if claimed.more and now - woke_siblings_at > 1:
+                    self._wake_idle_siblings(cron)
+                    self.env.cr.commit()  # pylint: disable=invalid-commit
+                    woke_siblings_at = now
+                for job in claimed.jobs:
+                    outcome = self._run_job(job)
+                    if outcome:
+                        stats[outcome] += 1
+                done = sum(stats[key] for key in OUTCOMES)
+                # Progress is committed after every job (see _run_pass).
+                self.env["ir.cron"]._notify_progress(done=max(1, done), remaining=1)
                 self.env.cr.commit()  # pylint: disable=invalid-commit
-                woke_siblings_at = time.time()
-            for job in claimed.jobs:
-                outcome = self._run_job(job)
-                if outcome:
-                    stats[outcome] += 1
-            done = stats["done_count"] + stats["failed_count"] + stats["retried_count"]
-            # Progress is committed after every job: a pass killed later
-            # still counts as having made progress, never as timed out.
-            self.env["ir.cron"]._notify_progress(done=max(1, done), remaining=1)
-            self.env.cr.commit()  # pylint: disable=invalid-commit
+
+    def _wait_until(self, deadline):
+        """Until when an idle pass waits for work, or None to end it now.
+
+        A lingering pass (:func:`_lingers`) waits until its deadline; any
+        pass waits for a job whose ETA comes within NEAR_ETA seconds, since
+        Odoo only wakes crons for future triggers once a minute.
+        """
+        next_eta = claim.next_eta(self.env.cr)
+        self.env.cr.commit()  # pylint: disable=invalid-commit
+        eta = next_eta and next_eta.replace(tzinfo=timezone.utc).timestamp()
+        if _lingers():
+            return min(deadline, eta) if eta else deadline
+        if eta and eta - time.time() <= NEAR_ETA and eta < deadline:
+            return eta
+        return None
+
+    def _other_cron_due(self, cron):
+        """Whether another scheduled action is due and nobody runs it.
+
+        A due cron that nobody runs is found with SKIP LOCKED (cron workers
+        hold the row lock of the cron they run); the lock taken here is
+        released at once by the rollback.
+        """
+        self.env.cr.execute(
+            """
+            SELECT cron.id FROM ir_cron cron
+             WHERE cron.active AND cron.id <> ALL(%(runners)s)
+               AND (cron.nextcall <= now() AT TIME ZONE 'UTC'
+                    OR EXISTS (SELECT 1 FROM ir_cron_trigger trigger
+                                WHERE trigger.cron_id = cron.id
+                                  AND trigger.call_at <= now() AT TIME ZONE 'UTC'))
+             LIMIT 1
+               FOR NO KEY UPDATE SKIP LOCKED
+            """,
+            {"runners": self._runner_crons().ids},
+        )
+        due = self.env.cr.fetchone()
+        self.env.cr.rollback()
+        return bool(due)
 
     def _trigger_next_eta(self, cron):
         """Wake up when the next job waiting for its ETA becomes ready."""

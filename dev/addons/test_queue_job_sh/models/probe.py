@@ -40,18 +40,32 @@ class Probe(models.Model):
         self._record(key, started_at, channel)
 
     def probe_retry(self, key, failures=1, seconds=1):
-        """Raise RetryableJobError ``failures`` times, then succeed."""
+        """Raise RetryableJobError ``failures`` times, then succeed.
+
+        Attempts are counted as rows ``attempt:<key>`` written on a cursor
+        of their own, so the job's rollback keeps them."""
         started_at = time.time()
-        attempts = int(self.env["ir.config_parameter"].sudo().get_param(key, 0)) + 1
-        # counted on a cursor of its own, so the rollback keeps it
         with self.env.registry.cursor() as cr:
-            self.env(cr=cr)["ir.config_parameter"].sudo().set_param(key, attempts)
-        if attempts <= failures:
-            raise RetryableJobError(f"attempt {attempts}", seconds=seconds)
+            attempts = self.env(cr=cr)[self._name]
+            attempts._record(f"attempt:{key}", started_at)
+            count = attempts.search_count([("key", "=", f"attempt:{key}")])
+        if count <= failures:
+            raise RetryableJobError(f"attempt {count}", seconds=seconds)
         self._record(key, started_at)
 
     def probe_fail(self, key):
         raise UserError(f"probe {key} fails on purpose")
+
+    def probe_commit(self, key):
+        """Commits inside the job: forbidden unless the job function allows
+        commits."""
+        started_at = time.time()
+        self._record(key, started_at)
+        self.env.cr.commit()  # pylint: disable=invalid-commit
+
+    def probe_on_fail(self, exc_info=None, exc_name=None, exc_message=None):
+        """An ``on_fail`` hook: leaves a row saying which failure it saw."""
+        self._record(f"on_fail:{exc_message}", time.time())
 
     @api.model
     def enqueue(self, count, prefix="job", duration=0.0, channel=None, priority=None):
