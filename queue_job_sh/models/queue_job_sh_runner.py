@@ -49,6 +49,8 @@ NEAR_ETA = 10
 # How often a pass checks that no other scheduled action waits for it.
 OTHER_CRONS_CHECK = 5
 OUTCOMES = ("done_count", "failed_count", "retried_count")
+# Seconds before each wake-up of the runners after the server starts.
+STARTUP_WAKES = (1, 4)
 
 # Prefork's watchdog counts from the ping a cron worker sends right before
 # it sleeps; record when that was so a pass knows how much time it has.
@@ -300,6 +302,45 @@ class QueueJobShRunner(models.AbstractModel):
         )
         for (cron_id,) in self.env.cr.fetchall():
             self.env["ir.cron"].sudo().browse(cron_id)._trigger()
+
+    def _register_hook(self):
+        """Resume at once after a restart (a kill -9, a crash, a deploy).
+
+        Odoo's cron workers first sleep up to a minute unless a NOTIFY wakes
+        them. When jobs wait (or were left running by a dead worker), wake a
+        runner once this registry is ready, and again a few seconds later
+        for prefork cron workers, which start listening after the preload.
+        """
+        result = super()._register_hook()
+        if config["stop_after_init"]:
+            return result
+        self.env.cr.execute(
+            "SELECT 1 FROM queue_job "
+            "WHERE state IN ('pending', 'enqueued', 'started') LIMIT 1"
+        )
+        if self.env.cr.fetchone():
+            threading.Thread(
+                target=self._wake_when_ready,
+                args=(self.env.registry,),
+                name="queue_job_sh startup wake",
+                daemon=True,
+            ).start()
+        return result
+
+    @staticmethod
+    def _wake_when_ready(registry):
+        ready_by = time.monotonic() + 300
+        while not registry.ready:
+            if time.monotonic() > ready_by:
+                return
+            time.sleep(0.2)
+        for delay in STARTUP_WAKES:
+            time.sleep(delay)
+            try:
+                with registry.cursor() as cr:
+                    api.Environment(cr, SUPERUSER_ID, {})["queue.job.sh.runner"]._wake()
+            except Exception:  # the server may be stopping: nothing to save
+                _logger.debug("startup wake failed", exc_info=True)
 
     # ------------------------------------------------------------------
     # A pass

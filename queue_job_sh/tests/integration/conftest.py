@@ -1,0 +1,198 @@
+# Copyright 2026 queue_job_sh contributors
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+"""Real Odoo servers for the integration tests (run by ``dev/test``).
+
+Each test gets a fresh database copied from a template in which
+``queue_job_sh`` and ``test_queue_job_sh`` are installed once per session.
+Servers are ``python3 -m odoo`` processes in a process group of their own, so
+that a test can kill -9 the whole server (prefork workers included). Jobs are
+enqueued with ``with_delay()`` from another process (``odoo shell``).
+"""
+
+import os
+import pathlib
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+
+import psycopg2
+import pytest
+
+REPO = pathlib.Path(__file__).resolve().parents[3]
+LOGS = REPO / ".local" / "logs" / "integration"
+
+try:
+    import odoo  # noqa: F401
+except ImportError:
+    print("\n!!!!! Odoo is not importable: integration tests SKIPPED !!!!!\n")
+    collect_ignore_glob = ["test_*.py"]
+
+
+def addons_path():
+    if os.environ.get("QUEUE_JOB_SH_ADDONS_PATH"):
+        return os.environ["QUEUE_JOB_SH_ADDONS_PATH"]
+    import odoo.addons.base
+
+    odoo_addons = pathlib.Path(odoo.addons.base.__file__).parents[1]
+    return f"{odoo_addons},{REPO},{REPO / 'dev' / 'addons'}"
+
+
+def db_args(db):
+    return [
+        "-d",
+        db,
+        "--db_host",
+        os.environ.get("PGHOST", "127.0.0.1"),
+        "--db_port",
+        os.environ.get("PGPORT", "55432"),
+        "-r",
+        os.environ.get("PGUSER", "odoo"),
+        "-w",
+        os.environ.get("PGPASSWORD", "odoo"),
+        f"--addons-path={addons_path()}",
+    ]
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def sql(db, query, args=None):
+    """Run one query in its own committed transaction; rows for a SELECT."""
+    conn = psycopg2.connect(dbname=db)
+    try:
+        with conn, conn.cursor() as cr:
+            cr.execute(query, args)
+            return cr.fetchall() if cr.description else None
+    finally:
+        conn.close()
+
+
+def wait_until(condition, timeout, interval=0.2, message="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout} s waiting for {message}")
+
+
+def odoo_shell(db, script, env=None):
+    """Run ``script`` in ``odoo shell`` (another process); it must commit."""
+    result = subprocess.run(
+        [sys.executable, "-m", "odoo", "shell", *db_args(db), "--no-http"]
+        + ["--log-level=warn"],
+        input=script,
+        text=True,
+        capture_output=True,
+        timeout=180,
+        env=dict(os.environ, **(env or {})),
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout
+
+
+class OdooServer:
+    """An ``odoo server`` process group."""
+
+    def __init__(self, db, *args, env=None, name="server"):
+        self.db = db
+        self.args = list(args)
+        self.env = dict(os.environ, **(env or {}))
+        self.port = free_port()
+        LOGS.mkdir(parents=True, exist_ok=True)
+        self.log = LOGS / f"{db}-{name}.log"
+        self.process = None
+
+    def start(self):
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "odoo", "server", *db_args(self.db)]
+            + ["--http-interface=127.0.0.1", f"--http-port={self.port}"]
+            + [f"--logfile={self.log}", *self.args],
+            env=self.env,
+            start_new_session=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
+        )
+        return self
+
+    def kill(self):
+        """kill -9 the server and every process it started."""
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+
+    def stop(self):
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def errors(self):
+        """The log's ERROR and CRITICAL lines."""
+        if not self.log.exists():
+            return []
+        return [
+            line
+            for line in self.log.read_text().splitlines()
+            if " ERROR " in line or " CRITICAL " in line
+        ]
+
+
+@pytest.fixture(scope="session")
+def template_db():
+    name = f"qjsh_it_template_{uuid.uuid4().hex[:8]}"
+    _create(name)
+    result = subprocess.run(
+        [sys.executable, "-m", "odoo", "server", *db_args(name)]
+        + ["-i", "queue_job_sh,test_queue_job_sh", "--stop-after-init"]
+        + ["--without-demo=all", "--log-level=warn", "--http-port", str(free_port())],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    yield name
+    _drop(name)
+
+
+def _create(name, template="template0"):
+    conn = psycopg2.connect(dbname="postgres")
+    conn.autocommit = True
+    with conn.cursor() as cr:
+        cr.execute(f"CREATE DATABASE {name} TEMPLATE {template}")
+    conn.close()
+
+
+def _drop(name):
+    conn = psycopg2.connect(dbname="postgres")
+    conn.autocommit = True
+    with conn.cursor() as cr:
+        cr.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    conn.close()
+
+
+@pytest.fixture
+def db(template_db):
+    name = f"qjsh_it_{uuid.uuid4().hex[:8]}"
+    _create(name, template_db)
+    yield name
+    _drop(name)
+
+
+@pytest.fixture
+def servers():
+    """Servers started by a test, stopped at its end."""
+    started = []
+    yield started
+    for server in started:
+        server.stop()
