@@ -14,6 +14,7 @@ import uuid
 
 import psycopg2
 import pytest
+from psycopg2 import sql
 from psycopg2.extensions import ISOLATION_LEVEL_REPEATABLE_READ
 
 ADDON = pathlib.Path(__file__).resolve().parents[2]
@@ -110,8 +111,8 @@ def db():
     admin.autocommit = True
     schema = f"engine_{uuid.uuid4().hex[:12]}"
     with admin.cursor() as cr:
-        cr.execute(f"CREATE SCHEMA {schema}")
-        cr.execute(f"SET search_path = {schema}")
+        cr.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
+        cr.execute(sql.SQL("SET search_path = {}").format(sql.Identifier(schema)))
         cr.execute(SCHEMA)
     database = Database(schema)
     with database.connect() as conn, conn.cursor() as cr:
@@ -119,7 +120,7 @@ def db():
     yield database
     database.close()
     with admin.cursor() as cr:
-        cr.execute(f"DROP SCHEMA {schema} CASCADE")
+        cr.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
     admin.close()
 
 

@@ -20,6 +20,7 @@ import uuid
 
 import psycopg2
 import pytest
+from psycopg2 import sql as pgsql
 
 REPO = pathlib.Path(__file__).resolve().parents[3]
 LOGS = REPO / ".local" / "logs" / "integration"
@@ -27,7 +28,9 @@ LOGS = REPO / ".local" / "logs" / "integration"
 try:
     import odoo  # noqa: F401
 except ImportError:
-    print("\n!!!!! Odoo is not importable: integration tests SKIPPED !!!!!\n")
+    sys.stderr.write(
+        "\n!!!!! Odoo is not importable: integration tests SKIPPED !!!!!\n"
+    )
     collect_ignore_glob = ["test_*.py"]
 
 
@@ -169,7 +172,11 @@ def _create(name, template="template0"):
     conn = psycopg2.connect(dbname="postgres")
     conn.autocommit = True
     with conn.cursor() as cr:
-        cr.execute(f"CREATE DATABASE {name} TEMPLATE {template}")
+        cr.execute(
+            pgsql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+                pgsql.Identifier(name), pgsql.Identifier(template)
+            )
+        )
     conn.close()
 
 
@@ -177,7 +184,11 @@ def _drop(name):
     conn = psycopg2.connect(dbname="postgres")
     conn.autocommit = True
     with conn.cursor() as cr:
-        cr.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        cr.execute(
+            pgsql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                pgsql.Identifier(name)
+            )
+        )
     conn.close()
 
 
