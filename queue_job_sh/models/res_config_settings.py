@@ -1,0 +1,73 @@
+# Copyright 2026 queue_job_sh contributors
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+from odoo import _, api, fields, models
+from odoo.exceptions import ValidationError
+
+from .queue_job_sh_ip_change import (
+    PRODUCTION_PARAMS,
+    SIMULATION_PARAMS,
+    WEBHOOK_ON_SIMULATION_PARAM,
+    WEBHOOK_URLS_PARAM,
+    parse_webhook_urls,
+)
+
+
+class ResConfigSettings(models.TransientModel):
+    _inherit = "res.config.settings"
+
+    # Char: settings store no Text field in parameters; shown as a text area
+    queue_job_sh_ip_change_webhook_urls = fields.Char(
+        string="IP Change Webhooks",
+        config_parameter=WEBHOOK_URLS_PARAM,
+        help="URLs called (POST, JSON body with db, stage, old, new, at) when "
+        "Odoo.sh reports a new IP address for the production instance. "
+        "One per line.",
+    )
+    queue_job_sh_ip_change_webhook_on_simulation = fields.Boolean(
+        string="Call Webhooks on Staging and Development",
+        config_parameter=WEBHOOK_ON_SIMULATION_PARAM,
+        help="Also call the webhooks for the simulated changes recorded on "
+        "staging and development instances.",
+    )
+    # Read-only: what was recorded (see get_values)
+    queue_job_sh_ip_current = fields.Char(string="Current IP Address", readonly=True)
+    queue_job_sh_ip_previous = fields.Char(string="Previous IP Address", readonly=True)
+    queue_job_sh_ip_changed_at = fields.Datetime(string="Changed On", readonly=True)
+    queue_job_sh_ip_simulation_current = fields.Char(
+        string="Simulated IP Address", readonly=True
+    )
+    queue_job_sh_ip_simulation_previous = fields.Char(
+        string="Previous Simulated IP Address", readonly=True
+    )
+    queue_job_sh_ip_simulation_changed_at = fields.Datetime(
+        string="Simulated On", readonly=True
+    )
+
+    @api.model
+    def get_values(self):
+        res = super().get_values()
+        get_param = self.env["ir.config_parameter"].sudo().get_param
+        for prefix, params in (
+            ("queue_job_sh_ip_", PRODUCTION_PARAMS),
+            ("queue_job_sh_ip_simulation_", SIMULATION_PARAMS),
+        ):
+            res[prefix + "current"] = get_param(params.current) or False
+            res[prefix + "previous"] = get_param(params.previous) or False
+            res[prefix + "changed_at"] = get_param(params.date) or False
+        return res
+
+    @api.constrains("queue_job_sh_ip_change_webhook_urls")
+    def _check_queue_job_sh_ip_change_webhook_urls(self):
+        for record in self:
+            try:
+                parse_webhook_urls(record.queue_job_sh_ip_change_webhook_urls)
+            except ValueError as error:
+                raise ValidationError(
+                    _("Not an http(s) URL: %s", error.args[0])
+                ) from error
+
+    def set_values(self):
+        for record in self:
+            urls = parse_webhook_urls(record.queue_job_sh_ip_change_webhook_urls)
+            record.queue_job_sh_ip_change_webhook_urls = "\n".join(urls) or False
+        return super().set_values()
