@@ -159,10 +159,12 @@ _DISTINCT_PENDING_CHANNELS = """
 # age, then id.
 _ORDER = "priority, COALESCE(eta, date_created), date_created, id"
 
+# Both scan queue_job_sh_pending_index (channel, then _ORDER) for one
+# channel; ``channel = %s`` (not IS NOT DISTINCT FROM) keeps it indexable.
 _READY_JOBS_OF_CHANNEL = f"""
     SELECT id, uuid, channel, priority, COALESCE(eta, date_created), date_created
       FROM queue_job
-     WHERE state = 'pending' AND channel IS NOT DISTINCT FROM %(channel)s
+     WHERE state = 'pending' AND {{channel}}
        AND (eta IS NULL OR eta <= %(now)s)
      ORDER BY {_ORDER}
      LIMIT %(limit)s
@@ -173,10 +175,16 @@ _HEAD_JOB_OF_CHANNEL = f"""
     SELECT id, uuid, channel, priority, COALESCE(eta, date_created), date_created,
            eta IS NULL OR eta <= %(now)s
       FROM queue_job
-     WHERE state = 'pending' AND channel IS NOT DISTINCT FROM %(channel)s
+     WHERE state = 'pending' AND {{channel}}
      ORDER BY {_ORDER}
      LIMIT 1
 """
+
+
+def _of_channel(query, channel):
+    return query.format(
+        channel="channel IS NULL" if channel is None else "channel = %(channel)s"
+    )
 
 
 def _utcnow(cr):
@@ -327,12 +335,14 @@ def _candidates(cr, channels, running, limit, now):
         sequential = next((c for c in chain if c.sequential), None)
         if sequential is None:
             cr.execute(
-                _READY_JOBS_OF_CHANNEL,
+                _of_channel(_READY_JOBS_OF_CHANNEL, channel),
                 {"channel": channel, "now": now, "limit": slots},
             )
             candidates += [(_sort_key(row), row, chain) for row in cr.fetchall()]
             continue
-        cr.execute(_HEAD_JOB_OF_CHANNEL, {"channel": channel, "now": now})
+        cr.execute(
+            _of_channel(_HEAD_JOB_OF_CHANNEL, channel), {"channel": channel, "now": now}
+        )
         row = cr.fetchone()
         best = sequential_heads.get(sequential.name)
         if row and (best is None or _sort_key(row) < best[0]):
