@@ -15,6 +15,8 @@
     "data": [
         "security/ir.model.access.csv",
         "views/queue_job_sh_pass_views.xml",
+        "data/queue_job_sh_ip_change_data.xml",
+        "views/res_config_settings_views.xml",
     ],
     "post_init_hook": "post_init_hook",
     "uninstall_hook": "uninstall_hook",
