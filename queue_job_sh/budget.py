@@ -16,10 +16,12 @@ MIN_SAFETY = 5.0
 # worker sleeps (up to SLEEP_INTERVAL + pid % 10 = 70 s). A pass cannot see
 # how long that sleep was, so it assumes the worst when the limit allows it.
 PREFORK_SLEEP = 70.0
-# Length of a pass when no kill limit is known (Odoo.sh's cron worker runs
-# with limit_time_real_cron = limit_time_real = 0 and is killed by the
-# platform, reportedly after 15 minutes; it is started about every 5).
-DEFAULT_PASS_SECONDS = 300.0
+# Length of a pass when no kill limit is known. Odoo.sh's cron worker runs
+# with limit_time_real_cron = limit_time_real = 0, is started about every 5
+# minutes and killed, reportedly, after 15: a pass of 1.5 periods outlasts
+# the next start (a second runner takes over then) and ends long before the
+# kill.
+DEFAULT_PASS_SECONDS = 450.0
 
 
 def kill_limit(limit_time_real_cron, limit_time_real, prefork):

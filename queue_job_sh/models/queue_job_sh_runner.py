@@ -98,6 +98,23 @@ def _linger_configured():
     return bool(os.environ.get("ODOO_STAGE"))
 
 
+def _in_cron_loop():
+    """Whether this pass runs in one of Odoo's own cron loops.
+
+    Odoo's cron threads and prefork cron workers look for due scheduled
+    actions again after each pass: a pass that ends early (yields) lets
+    them run a scheduled action that fell due meanwhile. A process that
+    runs the due scheduled actions once and exits, as Odoo.sh's cron worker
+    is described, cannot: its list was made when it started, and the runner
+    crons come last in it, so it already ran every scheduled action due then.
+    There a pass does not yield; ending early would only delay jobs.
+    """
+    return (
+        getattr(threading.current_thread(), "type", None) == "cron"
+        or _cron_worker_pinged_at is not None
+    )
+
+
 def _pass_seconds():
     """The optional cap on a pass's length, from the env or config file."""
     value = _setting("pass_seconds")
@@ -447,7 +464,7 @@ class QueueJobShRunner(models.AbstractModel):
                         # a fresh pass right after this one, on any worker
                         cron._trigger()
                     return "budget"
-                if now - checked_crons_at > OTHER_CRONS_CHECK:
+                if now - checked_crons_at > OTHER_CRONS_CHECK and _in_cron_loop():
                     checked_crons_at = now
                     if self._other_cron_due(cron):
                         cron._trigger()  # back after the others

@@ -75,7 +75,7 @@ def test_deadline_prefork_assumes_the_worst_sleep_when_unknown():
 
 
 def test_deadline_without_limit_and_with_cap():
-    assert budget.pass_deadline(1000, limit=None, prefork=False) == 1300
+    assert budget.pass_deadline(1000, limit=None, prefork=False) == 1450
     assert (
         budget.pass_deadline(1000, limit=None, prefork=False, pass_seconds=60) == 1060
     )
