@@ -434,6 +434,33 @@ def requeue_dead_jobs(cr):
     return cr.fetchall()
 
 
+def next_recovery(cr):
+    """When the next job that lost its runner may be recovered, or None.
+
+    Jobs ``started`` or ``enqueued`` whose lock row is free but which were
+    claimed less than :data:`DEAD_JOB_GRACE` ago: after a crash they hold
+    their channel's capacity until then. The lock rows probed here stay
+    locked until the caller's commit.
+    """
+    cr.execute(
+        """
+        SELECT min(job.date_enqueued) + %(grace)s
+          FROM queue_job job
+         WHERE job.state IN ('enqueued', 'started')
+           AND job.date_enqueued >= (now() AT TIME ZONE 'UTC') - %(grace)s
+           AND (
+               job.id IN (SELECT lock.queue_job_id FROM queue_job_lock lock
+                           WHERE lock.queue_job_id = job.id
+                             FOR NO KEY UPDATE SKIP LOCKED)
+               OR NOT EXISTS (SELECT 1 FROM queue_job_lock lock
+                               WHERE lock.queue_job_id = job.id)
+           )
+        """,
+        {"grace": DEAD_JOB_GRACE},
+    )
+    return cr.fetchone()[0]
+
+
 def fail_job(cr, job_id, exc_name, exc_message, exc_info):
     """Mark a job ``failed`` without loading it (it could not be loaded)."""
     cr.execute(

@@ -46,8 +46,9 @@ CONCURRENCY_TRIES = 5
 OPEN_PASS_TIMEOUT = timedelta(hours=1)
 # An idle pass waits for a job whose ETA is this close (seconds).
 NEAR_ETA = 10
-# How often a pass checks that no other scheduled action waits for it.
-OTHER_CRONS_CHECK = 5
+# How often a busy pass requeues dead jobs and checks that no other
+# scheduled action waits for it (seconds).
+HOUSEKEEPING_INTERVAL = 5
 OUTCOMES = ("done_count", "failed_count", "retried_count")
 # Seconds between two progress reports of a pass.
 PROGRESS_INTERVAL = 5
@@ -410,6 +411,7 @@ class QueueJobShRunner(models.AbstractModel):
         self.env["ir.cron"]._notify_progress(done=1, remaining=1)
         self.env.cr.commit()  # pylint: disable=invalid-commit
         stats = dict.fromkeys(OUTCOMES, 0)
+        stats["recovered_count"] = 0
         try:
             if claim.queue_job_runner_active(
                 self.env.cr, queue_job_runner.PG_ADVISORY_LOCK_ID
@@ -423,7 +425,6 @@ class QueueJobShRunner(models.AbstractModel):
                 )
                 stats["end_reason"] = "http_runner"
             else:
-                stats["recovered_count"] = self._recover_dead_jobs()
                 self._sync_runner_crons()
                 self.env.cr.commit()  # pylint: disable=invalid-commit
                 stats["end_reason"] = self._run_jobs(cron, deadline, stats)
@@ -454,8 +455,8 @@ class QueueJobShRunner(models.AbstractModel):
 
     def _run_jobs(self, cron, deadline, stats):
         """Claim and run jobs until none is ready or time is up."""
-        woke_siblings_at = 0
-        checked_crons_at = progress_at = time.time()
+        woke_siblings_at = housekeeping_at = 0
+        started_at = progress_at = time.time()
         with _JobNotifications(self.env.cr.dbname) as notifications:
             while True:
                 now = time.time()
@@ -464,9 +465,13 @@ class QueueJobShRunner(models.AbstractModel):
                         # a fresh pass right after this one, on any worker
                         cron._trigger()
                     return "budget"
-                if now - checked_crons_at > OTHER_CRONS_CHECK and _in_cron_loop():
-                    checked_crons_at = now
-                    if self._other_cron_due(cron):
+                if now >= housekeeping_at:
+                    housekeeping_at = now + HOUSEKEEPING_INTERVAL
+                    stats["recovered_count"] += self._recover_dead_jobs()
+                    # the scheduled actions due when this pass started are
+                    # the cron worker's next ones anyway: check later ones
+                    yields = now - started_at > HOUSEKEEPING_INTERVAL
+                    if yields and _in_cron_loop() and self._other_cron_due(cron):
                         cron._trigger()  # back after the others
                         return "yielded"
                 # The claim commits at once: the jobs show enqueued and the
@@ -475,13 +480,15 @@ class QueueJobShRunner(models.AbstractModel):
                 if claimed is None:
                     continue
                 if not claimed.jobs:
+                    recovered = self._recover_dead_jobs()
+                    if recovered:
+                        stats["recovered_count"] += recovered
+                        continue
                     wait_until = self._wait_until(deadline)
                     if wait_until is None:
                         self._trigger_next_eta(cron)
                         return "queue_empty"
-                    notifications.wait(
-                        min(wait_until, now + OTHER_CRONS_CHECK) - time.time()
-                    )
+                    notifications.wait(min(wait_until, housekeeping_at) - time.time())
                     continue
                 if claimed.more and now - woke_siblings_at > 1:
                     self._wake_idle_siblings(cron)
@@ -503,17 +510,26 @@ class QueueJobShRunner(models.AbstractModel):
     def _wait_until(self, deadline):
         """Until when an idle pass waits for work, or None to end it now.
 
-        A lingering pass (:func:`_lingers`) waits until its deadline; any
-        pass waits for a job whose ETA comes within NEAR_ETA seconds, since
-        Odoo only wakes crons for future triggers once a minute.
+        A lingering pass (:func:`_lingers`) waits until its deadline. Any
+        pass waits for what comes within NEAR_ETA seconds, since Odoo wakes
+        crons for future triggers only once a minute: a job's ETA, or the
+        moment the job of a crashed worker, which holds capacity, may be
+        recovered.
         """
-        next_eta = claim.next_eta(self.env.cr)
+        moments = [claim.next_eta(self.env.cr), claim.next_recovery(self.env.cr)]
         self.env.cr.commit()  # pylint: disable=invalid-commit
-        eta = next_eta and next_eta.replace(tzinfo=timezone.utc).timestamp()
+        soonest = min(
+            (
+                moment.replace(tzinfo=timezone.utc).timestamp()
+                for moment in moments
+                if moment
+            ),
+            default=None,
+        )
         if _lingers():
-            return min(deadline, eta) if eta else deadline
-        if eta and eta - time.time() <= NEAR_ETA and eta < deadline:
-            return eta
+            return min(deadline, soonest) if soonest else deadline
+        if soonest and soonest - time.time() <= NEAR_ETA and soonest < deadline:
+            return soonest
         return None
 
     def _other_cron_due(self, cron):
@@ -559,6 +575,18 @@ class QueueJobShRunner(models.AbstractModel):
             # Commits the job ``started`` (with its lock record), then takes
             # the job lock that keeps it alive until its result is committed.
             job = RunJobController._acquire_job(env, claimed.uuid)
+        except OperationalError as error:
+            env.cr.rollback()
+            if error.pgcode not in PG_CONCURRENCY_ERRORS_TO_RETRY:
+                raise
+            # someone else touched the job meanwhile: give it back
+            env.cr.execute(
+                "UPDATE queue_job SET state = 'pending', date_enqueued = NULL "
+                "WHERE id = %s AND state = 'enqueued'",
+                (claimed.id,),
+            )
+            env.cr.commit()  # pylint: disable=invalid-commit
+            return None
         except Exception as error:
             env.cr.rollback()
             self._fail_unloadable(claimed, error)

@@ -126,3 +126,24 @@ def test_http_runner_detection(db, cr):
     runner.execute("SELECT pg_advisory_unlock(%s)", (lock_id,))
     runner.connection.commit()
     assert not claim.queue_job_runner_active(cr, lock_id)
+
+
+def test_next_recovery_is_when_a_young_dead_job_may_be_requeued(db, cr):
+    assert claim.next_recovery(cr) is None
+    ids = db.add_jobs(cr, state="started")
+    cr.execute(
+        "UPDATE queue_job SET date_enqueued = now() AT TIME ZONE 'UTC' "
+        "- interval '4 seconds' WHERE id = %s",
+        ids,
+    )
+    cr.execute("INSERT INTO queue_job_lock SELECT id, id FROM queue_job")
+    cr.connection.commit()
+    cr.execute("SELECT date_enqueued + interval '10 seconds' FROM queue_job")
+    expected = cr.fetchone()[0]
+    assert claim.next_recovery(cr) == expected
+    cr.connection.commit()
+    # a job whose runner holds its lock is alive: nothing to wait for
+    runner = db.connect().cursor()
+    runner.execute("SELECT * FROM queue_job_lock FOR NO KEY UPDATE")
+    assert claim.next_recovery(cr) is None
+    runner.connection.rollback()
