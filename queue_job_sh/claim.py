@@ -135,23 +135,33 @@ def ensure_schema(cr):
     )
 
 
-_DISTINCT_PENDING_CHANNELS = """
-    WITH RECURSIVE pending_channel AS (
-        (SELECT channel FROM queue_job
-          WHERE state = 'pending' AND channel IS NOT NULL
-          ORDER BY channel LIMIT 1)
-        UNION ALL
-        SELECT (SELECT channel FROM queue_job
-                 WHERE state = 'pending' AND channel > pending_channel.channel
-                 ORDER BY channel LIMIT 1)
-          FROM pending_channel
-         WHERE pending_channel.channel IS NOT NULL
-    )
-    SELECT channel FROM pending_channel WHERE channel IS NOT NULL
-    UNION ALL
-    SELECT NULL WHERE EXISTS (
-        SELECT 1 FROM queue_job WHERE state = 'pending' AND channel IS NULL
-    )
+# The state a claim starts from, in one round trip: the time, the jobs
+# running per channel, and the channels that have pending jobs (a loose
+# index scan of queue_job_sh_pending_index: one probe per channel, however
+# many jobs are pending).
+_CLAIM_STATE = """
+    SELECT now() AT TIME ZONE 'UTC',
+           (SELECT json_agg(json_build_array(channel, running))
+              FROM (SELECT channel, count(*) AS running FROM queue_job
+                     WHERE state IN ('enqueued', 'started')
+                     GROUP BY channel) running_jobs),
+           ARRAY(
+               WITH RECURSIVE pending_channel AS (
+                   (SELECT channel FROM queue_job
+                     WHERE state = 'pending' AND channel IS NOT NULL
+                     ORDER BY channel LIMIT 1)
+                   UNION ALL
+                   SELECT (SELECT channel FROM queue_job
+                            WHERE state = 'pending'
+                              AND channel > pending_channel.channel
+                            ORDER BY channel LIMIT 1)
+                     FROM pending_channel
+                    WHERE pending_channel.channel IS NOT NULL
+               )
+               SELECT channel FROM pending_channel WHERE channel IS NOT NULL
+           ),
+           EXISTS (SELECT 1 FROM queue_job
+                    WHERE state = 'pending' AND channel IS NULL)
 """
 
 # The order in which ready jobs start: priority (lower first), then the time
@@ -187,11 +197,6 @@ def _of_channel(query, channel):
     )
 
 
-def _utcnow(cr):
-    cr.execute("SELECT now() AT TIME ZONE 'UTC'")
-    return cr.fetchone()[0]
-
-
 def _lock_claims(cr):
     """Serialize claims across every runner thread and process.
 
@@ -205,14 +210,6 @@ def _lock_claims(cr):
     conflicts with itself but not with plain reads.
     """
     cr.execute("LOCK TABLE queue_job_sh_claim_state IN EXCLUSIVE MODE")
-
-
-def _running_by_channel(cr):
-    cr.execute(
-        "SELECT channel, count(*) FROM queue_job "
-        "WHERE state IN ('enqueued', 'started') GROUP BY channel"
-    )
-    return cr.fetchall()
 
 
 def _blocked_sequential_channels(cr, names):
@@ -249,12 +246,15 @@ def claim(cr, channels, limit=1):
     it holds for every runner, and for queue_job's own runner too.
     """
     _lock_claims(cr)
-    now = _utcnow(cr)
+    cr.execute(_CLAIM_STATE)
+    now, running_by_channel, pending_channels, pending_without_channel = cr.fetchone()
     running = {}
-    for channel, count in _running_by_channel(cr):
+    for channel, count in running_by_channel or ():
         for config in channels.chain(channel):
             running[config.name] = running.get(config.name, 0) + count
-    candidates = _candidates(cr, channels, running, limit, now)
+    if pending_without_channel:
+        pending_channels.append(None)
+    candidates = _candidates(cr, channels, running, pending_channels, limit, now)
 
     claimed = []
     more = False
@@ -304,7 +304,7 @@ def _free_slots(chain, running, wanted):
     return max(slots, 0)
 
 
-def _candidates(cr, channels, running, limit, now):
+def _candidates(cr, channels, running, pending_channels, limit, now):
     """Jobs that may start now, best first, as ``(sort key, row, chain)``.
 
     Each channel offers up to ``limit + 1`` jobs (one more than asked, to
@@ -312,8 +312,7 @@ def _candidates(cr, channels, running, limit, now):
     of all its pending jobs, and nothing while that one waits for its ETA or
     while the channel holds a failed job, so its jobs run strictly in order.
     """
-    cr.execute(_DISTINCT_PENDING_CHANNELS)
-    chains = {row[0]: channels.chain(row[0]) for row in cr.fetchall()}
+    chains = {channel: channels.chain(channel) for channel in pending_channels}
     configs = {config.name: config for chain in chains.values() for config in chain}
     blocked = _blocked_sequential_channels(
         cr, [name for name, config in configs.items() if config.sequential]

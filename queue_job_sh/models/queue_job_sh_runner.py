@@ -50,6 +50,8 @@ NEAR_ETA = 10
 # scheduled action waits for it (seconds).
 HOUSEKEEPING_INTERVAL = 5
 OUTCOMES = ("done_count", "failed_count", "retried_count")
+# Seconds a pass keeps the channel configuration before reading it again.
+CHANNELS_REFRESH = 1
 # Seconds between two progress reports of a pass.
 PROGRESS_INTERVAL = 5
 # Seconds before each wake-up of the runners after the server starts.
@@ -455,7 +457,7 @@ class QueueJobShRunner(models.AbstractModel):
 
     def _run_jobs(self, cron, deadline, stats):
         """Claim and run jobs until none is ready or time is up."""
-        woke_siblings_at = housekeeping_at = 0
+        woke_siblings_at = housekeeping_at = channels_at = 0
         started_at = progress_at = time.time()
         with _JobNotifications(self.env.cr.dbname) as notifications:
             while True:
@@ -474,9 +476,11 @@ class QueueJobShRunner(models.AbstractModel):
                     if yields and _in_cron_loop() and self._other_cron_due(cron):
                         cron._trigger()  # back after the others
                         return "yielded"
+                if now - channels_at > CHANNELS_REFRESH:
+                    channels, channels_at = self._channels(), now
                 # The claim commits at once: the jobs show enqueued and the
                 # claim lock is released for other runners.
-                claimed = self._retry_on_concurrency(claim.claim, self._channels())
+                claimed = self._retry_on_concurrency(claim.claim, channels)
                 if claimed is None:
                     continue
                 if not claimed.jobs:
