@@ -1,0 +1,60 @@
+# Copyright 2026 queue_job_sh contributors
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+"""The addon installs on a database that already runs queue_job, takes over
+its waiting jobs, and uninstalls leaving nothing behind."""
+
+import subprocess
+import sys
+
+from conftest import _create, _drop, db_args, free_port, odoo_shell, sql
+
+LEFTOVERS = """
+SELECT (SELECT count(*) FROM ir_cron WHERE cron_name LIKE 'Job Queue: runner%%'),
+       to_regclass('queue_job_sh_claim_state') IS NOT NULL,
+       to_regclass('queue_job_sh_pending_index') IS NOT NULL,
+       EXISTS (SELECT 1 FROM ir_model WHERE model LIKE 'queue.job.sh.%%'),
+       to_regclass('queue_job_sh_pass') IS NOT NULL
+"""
+
+
+def odoo(db, *args):
+    result = subprocess.run(
+        [sys.executable, "-m", "odoo", "server", *db_args(db), *args]
+        + ["--stop-after-init", "--log-level=warn", f"--http-port={free_port()}"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert " ERROR " not in result.stderr, result.stderr[-3000:]
+
+
+def test_install_over_queue_job_then_uninstall():
+    db = "qjsh_it_install"
+    _drop(db)
+    _create(db)
+    try:
+        odoo(db, "-i", "queue_job", "--without-demo=all")
+        odoo_shell(
+            db,
+            'env["queue.job"].with_delay()._test_job()\nenv.cr.commit()\n',
+        )
+        odoo(db, "-i", "queue_job_sh")
+        assert sql(db, LEFTOVERS) == [(1, True, True, True, True)]
+        # the job waiting from before is a runner's business now
+        assert sql(
+            db,
+            "SELECT count(*) FROM ir_cron_trigger trigger "
+            "JOIN ir_cron cron ON cron.id = trigger.cron_id "
+            "WHERE cron.cron_name LIKE 'Job Queue: runner%%'",
+        ) == [(1,)]
+        odoo_shell(
+            db,
+            'env["ir.module.module"].search([("name", "=", "queue_job_sh")])'
+            ".button_immediate_uninstall()\nenv.cr.commit()\n",
+        )
+        assert sql(db, LEFTOVERS) == [(0, False, False, False, False)]
+        assert sql(db, "SELECT state FROM queue_job") == [("pending",)]
+    finally:
+        _drop(db)
