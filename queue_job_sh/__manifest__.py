@@ -15,9 +15,14 @@
     "data": [
         "security/ir.model.access.csv",
         "views/queue_job_sh_pass_views.xml",
+        "views/queue_job_sh_dashboard_views.xml",
         "data/queue_job_sh_ip_change_data.xml",
         "views/res_config_settings_views.xml",
     ],
+    "assets": {
+        "web.assets_backend": ["queue_job_sh/static/src/runners_dashboard/*"],
+        "web.assets_tests": ["queue_job_sh/static/tests/tours/*"],
+    },
     "post_init_hook": "post_init_hook",
     "uninstall_hook": "uninstall_hook",
     "installable": True,

@@ -1,5 +1,6 @@
 from . import queue_job
 from . import queue_job_channel
+from . import queue_job_sh_dashboard
 from . import queue_job_sh_ip_change
 from . import queue_job_sh_pass
 from . import queue_job_sh_runner

@@ -1,1 +1,3 @@
 from . import test_ip_change
+from . import test_dashboard
+from . import test_dashboard_tour

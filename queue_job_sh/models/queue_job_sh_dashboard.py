@@ -1,0 +1,498 @@
+# Copyright 2026 queue_job_sh contributors
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+"""The Runners screen: are jobs being run, how fast, and if not, why.
+
+Two SQL views give the figures to ordinary list and graph views (one
+aggregate query each, run whenever a view reads them):
+
+- ``queue.job.sh.channel.stat``: one row per channel that has jobs or a
+  ``queue.job.channel`` record: running, ready, waiting for their ETA,
+  failed, and since when the oldest ready job waits;
+- ``queue.job.sh.minute.stat``: the last 60 minutes, per minute: jobs done,
+  and the p50/p95 of their start latency.
+
+``queue.job.sh.dashboard`` adds the hour's summary, the health warnings and
+the "run a pass now" action for the client action that lays them out.
+"""
+
+from datetime import timedelta
+
+from odoo import _, api, fields, models
+from odoo.exceptions import AccessError, UserError
+from odoo.tools import SQL, config, drop_view_if_exists, format_datetime
+
+from odoo.addons.queue_job.jobrunner import runner as queue_job_runner
+
+from .. import budget, claim
+from .queue_job_sh_runner import OPEN_PASS_TIMEOUT
+
+MANAGER_GROUP = "queue_job.group_queue_job_manager"
+# Ready jobs and no pass started for this long: the runners are not running.
+# Runner crons run every minute, Odoo.sh starts its cron worker about every
+# 5 minutes.
+STALE_PASS_DELAY = timedelta(minutes=15)
+# A job ``started`` for longer than this is reported as stuck, unless the
+# cron kill limit is longer.
+STUCK_STARTED_DELAY = timedelta(hours=1)
+
+# The start latency of a job: from the moment it could start (its creation,
+# or its ETA when later) to its start. GREATEST ignores a NULL eta.
+_LATENCY = SQL("EXTRACT(EPOCH FROM date_started - GREATEST(date_created, eta))")
+
+
+def human_age(seconds):
+    """``75`` -> ``"75 s"``, ``7260`` -> ``"121 min"``: short, for a list."""
+    if seconds is None or seconds is False:
+        return ""
+    for unit, size, above in (("d", 86400, 2), ("h", 3600, 2), ("min", 60, 2)):
+        if seconds >= size * above:
+            return f"{int(seconds // size)} {unit}"
+    return f"{int(seconds)} s"
+
+
+class QueueJobShChannelStat(models.Model):
+    _name = "queue.job.sh.channel.stat"
+    _description = "Job Queue Runners: Channel Figures"
+    _auto = False
+    _order = "name"
+    _rec_name = "name"
+
+    name = fields.Char(string="Channel", readonly=True)
+    channel_id = fields.Many2one(
+        "queue.job.channel", string="Channel Settings", readonly=True
+    )
+    running = fields.Integer(readonly=True, help="Jobs enqueued or started")
+    ready = fields.Integer(readonly=True, help="Pending jobs that may start now")
+    waiting = fields.Integer(
+        readonly=True, help="Pending jobs waiting for their ETA to start"
+    )
+    failed = fields.Integer(readonly=True)
+    oldest_ready_seconds = fields.Integer(
+        string="Oldest ready (s)",
+        readonly=True,
+        help="How long the oldest ready job has been waiting to start",
+    )
+    oldest_ready_age = fields.Char(
+        string="Oldest ready", compute="_compute_oldest_ready_age"
+    )
+    capacity = fields.Integer(
+        compute="_compute_config",
+        help="Jobs of this channel that may run at once: the smallest capacity "
+        "of the channel and its parents",
+    )
+    paused = fields.Boolean(
+        compute="_compute_config", help="The channel or one of its parents is paused"
+    )
+    channel_paused = fields.Boolean(related="channel_id.paused", string="Paused Itself")
+    editable = fields.Boolean(
+        compute="_compute_config",
+        help="Channel settings are stored in the database (not set by the "
+        "server's channels option)",
+    )
+
+    def init(self):
+        drop_view_if_exists(self.env.cr, self._table)
+        self.env.cr.execute(
+            SQL(
+                """
+CREATE VIEW %(view)s AS
+WITH now AS (SELECT now() AT TIME ZONE 'UTC' AS now),
+pending AS (
+    SELECT channel,
+           count(*) FILTER (WHERE eta IS NULL OR eta <= now) AS ready,
+           count(*) FILTER (WHERE eta > now) AS waiting,
+           min(COALESCE(eta, date_created))
+               FILTER (WHERE eta IS NULL OR eta <= now) AS ready_since
+      FROM queue_job, now
+     WHERE state = 'pending'
+     GROUP BY channel
+),
+other AS (
+    SELECT channel,
+           count(*) FILTER (WHERE state IN ('enqueued', 'started')) AS running,
+           count(*) FILTER (WHERE state = 'failed') AS failed
+      FROM queue_job
+     WHERE state IN ('enqueued', 'started', 'failed')
+     GROUP BY channel
+),
+by_channel AS (
+    SELECT CASE WHEN channel IS NULL OR channel = 'root' THEN 'root'
+                WHEN starts_with(channel, 'root.') THEN channel
+                ELSE 'root.' || channel END AS name,
+           sum(running) AS running, sum(ready) AS ready,
+           sum(waiting) AS waiting, sum(failed) AS failed,
+           min(ready_since) AS ready_since
+      FROM (SELECT channel, 0 AS running, ready, waiting, 0 AS failed, ready_since
+              FROM pending
+            UNION ALL
+            SELECT channel, running, 0, 0, failed, NULL FROM other) jobs
+     GROUP BY 1
+)
+SELECT (hashtext(COALESCE(job.name, channel.complete_name)) & 1073741823) + 1
+           AS id,
+       COALESCE(job.name, channel.complete_name) AS name,
+       channel.id AS channel_id,
+       COALESCE(job.running, 0)::integer AS running,
+       COALESCE(job.ready, 0)::integer AS ready,
+       COALESCE(job.waiting, 0)::integer AS waiting,
+       COALESCE(job.failed, 0)::integer AS failed,
+       EXTRACT(EPOCH FROM (SELECT now FROM now) - job.ready_since)::integer
+           AS oldest_ready_seconds
+  FROM by_channel job
+  FULL JOIN queue_job_channel channel ON channel.complete_name = job.name
+                """,
+                view=SQL.identifier(self._table),
+            )
+        )
+
+    @api.depends("oldest_ready_seconds")
+    def _compute_oldest_ready_age(self):
+        for stat in self:
+            stat.oldest_ready_age = (
+                human_age(stat.oldest_ready_seconds) if stat.ready else ""
+            )
+
+    def _compute_config(self):
+        editable = not queue_job_runner._channels()
+        try:
+            channels = self.env["queue.job.sh.runner"]._channels()
+        except ValueError:
+            channels = None
+        for stat in self:
+            stat.editable = editable
+            if channels is None:
+                stat.capacity, stat.paused = 0, False
+                continue
+            chain = channels.chain(stat.name)
+            stat.paused = any(config.paused for config in chain)
+            stat.capacity = min(
+                (config.capacity for config in chain if config.capacity), default=0
+            )
+
+    # ------------------------------------------------------------------
+    # Actions (queue.job.channel's access rights apply: managers only)
+    # ------------------------------------------------------------------
+    def _channel_record(self):
+        """The ``queue.job.channel`` record of this channel, created (with
+        its parents) when missing, with the settings it has now."""
+        self.ensure_one()
+        if queue_job_runner._channels():
+            raise UserError(
+                _(
+                    "The channels are configured by the server's channels option "
+                    "(ODOO_QUEUE_JOB_CHANNELS or [queue_job] channels): change "
+                    "them there."
+                )
+            )
+        if self.channel_id:
+            return self.channel_id
+        Channel = self.env["queue.job.channel"]
+        config = self.env["queue.job.sh.runner"]._channels().chain(self.name)[-1]
+        parent = Channel.search([("complete_name", "=", "root")])
+        parts = self.name.split(".")
+        for depth in range(2, len(parts) + 1):
+            name = ".".join(parts[:depth])
+            channel = Channel.search([("complete_name", "=", name)])
+            if not channel:
+                values = {"name": parts[depth - 1], "parent_id": parent.id}
+                if depth == len(parts):
+                    # keep what the channel inherited until now
+                    values.update(
+                        capacity=config.capacity or 0, sequential=config.sequential
+                    )
+                channel = Channel.create(values)
+            parent = channel
+        return parent
+
+    def action_pause(self):
+        for stat in self:
+            stat._channel_record().action_pause()
+
+    def action_resume(self):
+        for stat in self:
+            stat._channel_record().action_resume()
+
+    def action_open_channel(self):
+        channel = self._channel_record()
+        return {
+            "type": "ir.actions.act_window",
+            "name": channel.complete_name,
+            "res_model": "queue.job.channel",
+            "res_id": channel.id,
+            "views": [(False, "form")],
+            "target": "new",
+        }
+
+    def action_open_jobs(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "queue_job.action_queue_job"
+        )
+        raw = self.name.removeprefix("root.")
+        action.update(
+            name=self.name,
+            domain=[("channel", "in", [self.name, raw])],
+            context={"search_default_pending": 1},
+        )
+        return action
+
+
+class QueueJobShMinuteStat(models.Model):
+    _name = "queue.job.sh.minute.stat"
+    _description = "Job Queue Runners: Figures per Minute"
+    _auto = False
+    _order = "minute, metric"
+
+    minute = fields.Integer(
+        string="Minute (0 = now)",
+        readonly=True,
+        help="Minutes before the current one",
+    )
+    metric = fields.Selection(
+        [
+            ("done", "Jobs done"),
+            ("p50", "Start latency p50 (s)"),
+            ("p95", "Start latency p95 (s)"),
+        ],
+        readonly=True,
+    )
+    # per minute, a single row per metric: avg is its value when grouped by
+    # minute, and the mean per minute over longer groups
+    value = fields.Float(readonly=True, aggregator="avg", digits=(16, 1))
+
+    def init(self):
+        # The last hour's jobs done and started, read by range: without these
+        # the view scans the whole queue_job table. (Dropped on uninstall.)
+        for column in ("date_done", "date_started"):
+            self.env.cr.execute(
+                SQL(
+                    "CREATE INDEX IF NOT EXISTS %s ON queue_job (%s) "
+                    "WHERE %s IS NOT NULL",
+                    SQL.identifier(f"queue_job_sh_{column}_index"),
+                    SQL.identifier(column),
+                    SQL.identifier(column),
+                )
+            )
+        drop_view_if_exists(self.env.cr, self._table)
+        self.env.cr.execute(
+            SQL(
+                """
+CREATE VIEW %(view)s AS
+WITH minutes AS (
+    SELECT date_trunc('minute', now() AT TIME ZONE 'UTC')
+           - make_interval(mins => offs) AS minute,
+           -offs AS offs
+      FROM generate_series(0, 59) AS offs
+),
+done AS (
+    SELECT date_trunc('minute', date_done) AS minute, count(*) AS jobs
+      FROM queue_job
+     WHERE date_done >= %(since)s
+     GROUP BY 1
+),
+started AS (
+    SELECT date_trunc('minute', date_started) AS minute,
+           percentile_cont(ARRAY[0.5, 0.95]) WITHIN GROUP (ORDER BY %(latency)s)
+               AS latency
+      FROM queue_job
+     WHERE date_started >= %(since)s
+     GROUP BY 1
+)
+SELECT (minutes.offs + 60) * 3 + 1 AS id, minutes.offs AS minute,
+       'done'::varchar AS metric, COALESCE(done.jobs, 0)::float AS value
+  FROM minutes LEFT JOIN done USING (minute)
+UNION ALL
+SELECT (minutes.offs + 60) * 3 + 2, minutes.offs, 'p50', started.latency[1]
+  FROM minutes JOIN started USING (minute)
+UNION ALL
+SELECT (minutes.offs + 60) * 3 + 3, minutes.offs, 'p95', started.latency[2]
+  FROM minutes JOIN started USING (minute)
+                """,
+                view=SQL.identifier(self._table),
+                since=SQL(
+                    "date_trunc('minute', now() AT TIME ZONE 'UTC')"
+                    " - interval '59 minutes'"
+                ),
+                latency=_LATENCY,
+            )
+        )
+
+
+class QueueJobShDashboard(models.AbstractModel):
+    _name = "queue.job.sh.dashboard"
+    _description = "Job Queue Runners Dashboard"
+
+    def _check_manager(self):
+        if not (self.env.su or self.env.user.has_group(MANAGER_GROUP)):
+            raise AccessError(_("Only Job Queue managers can see and run the runners."))
+
+    @api.model
+    def get_dashboard_data(self):
+        """The hour's summary and the health warnings, for the Runners screen."""
+        self._check_manager()
+        self.env.flush_all()
+        return {
+            "summary": self._summary(),
+            "warnings": self._health_warnings(),
+        }
+
+    @api.model
+    def _summary(self):
+        # times are the database's (the transaction's start), like the views'
+        self.env.cr.execute(
+            SQL(
+                """
+                WITH now AS (SELECT now() AT TIME ZONE 'UTC' AS now)
+                SELECT (SELECT count(*) FROM queue_job, now
+                         WHERE date_done >= now - interval '1 hour'),
+                       latency[1], latency[2], started,
+                       (SELECT max(started_at) FROM queue_job_sh_pass),
+                       (SELECT count(*) FROM queue_job_sh_pass, now
+                         WHERE ended_at IS NULL AND started_at > now - %(open)s)
+                  FROM (SELECT percentile_cont(ARRAY[0.5, 0.95])
+                                   WITHIN GROUP (ORDER BY %(latency)s) AS latency,
+                               count(*) AS started
+                          FROM queue_job, now
+                         WHERE date_started >= now - interval '1 hour') hour
+                """,
+                open=OPEN_PASS_TIMEOUT,
+                latency=_LATENCY,
+            )
+        )
+        done, p50, p95, started, last_pass, running_passes = self.env.cr.fetchone()
+        crons = self.env["queue.job.sh.runner"]._runner_crons()
+        return {
+            "done_last_hour": done,
+            "done_per_minute": round(done / 60, 1),
+            "started_last_hour": started,
+            "latency_p50": p50,
+            "latency_p95": p95,
+            "last_pass_at": last_pass and fields.Datetime.to_string(last_pass),
+            "running_passes": running_passes,
+            "runners_active": len(crons.filtered("active")),
+            "runners": len(crons),
+        }
+
+    @api.model
+    def _health_warnings(self):
+        """What keeps jobs from running, as ``[{"level", "message"}]``
+        (level: ``danger``, ``warning`` or ``info``)."""
+        warnings = []
+
+        def warn(level, message):
+            warnings.append({"level": level, "message": message})
+
+        cr = self.env.cr
+        crons = self.env["queue.job.sh.runner"]._runner_crons()
+        inactive = crons.filtered(lambda cron: not cron.active)
+        if not crons:
+            warn("danger", _("There is no runner cron: upgrade queue_job_sh."))
+        elif inactive:
+            warn(
+                "danger",
+                _(
+                    "Runner crons inactive: %(names)s. Odoo deactivates a cron "
+                    "that keeps failing (see the server log); reactivate them "
+                    "in Settings > Technical > Scheduled Actions.",
+                    names=", ".join(inactive.mapped("name")),
+                ),
+            )
+        for cron in (crons - inactive).filtered("failure_count"):
+            warn(
+                "warning",
+                _(
+                    "Runner cron %(name)s failed %(count)s times in a row since "
+                    "%(since)s: Odoo deactivates it after 5 failures over 7 days.",
+                    name=cron.name,
+                    count=cron.failure_count,
+                    since=format_datetime(self.env, cron.first_failure_date),
+                ),
+            )
+        if claim.queue_job_runner_active(cr, queue_job_runner.PG_ADVISORY_LOCK_ID):
+            warn(
+                "danger",
+                _(
+                    "queue_job's HTTP jobrunner is also active on this database: "
+                    "the runner crons leave the jobs to it. Run only one of them: "
+                    "remove queue_job from server_wide_modules, or uninstall "
+                    "queue_job_sh."
+                ),
+            )
+        # a pass started lately, or one still running (not dead)
+        cr.execute(
+            "SELECT 1 FROM queue_job_sh_pass WHERE started_at > "
+            "(now() AT TIME ZONE 'UTC') - %s AND (started_at > "
+            "(now() AT TIME ZONE 'UTC') - %s OR ended_at IS NULL) LIMIT 1",
+            (OPEN_PASS_TIMEOUT, STALE_PASS_DELAY),
+        )
+        if not cr.fetchone() and claim.count_ready(cr, cap=1):
+            warn(
+                "danger",
+                _(
+                    "Jobs are ready but no runner pass started in the last "
+                    "%(minutes)s minutes: are cron workers running "
+                    "(max_cron_threads > 0)?",
+                    minutes=int(STALE_PASS_DELAY.total_seconds() // 60),
+                ),
+            )
+        stuck_after = max(
+            STUCK_STARTED_DELAY,
+            timedelta(
+                seconds=budget.kill_limit(
+                    config["limit_time_real_cron"],
+                    config["limit_time_real"],
+                    bool(config["workers"]),
+                )
+                or 0
+            ),
+        )
+        cr.execute(
+            "SELECT count(*), min(date_started) FROM queue_job WHERE state = "
+            "'started' AND date_started < (now() AT TIME ZONE 'UTC') - %s",
+            (stuck_after,),
+        )
+        stuck, since = cr.fetchone()
+        if stuck:
+            warn(
+                "warning",
+                _(
+                    "Jobs stuck 'started' for more than %(delay)s: %(count)s "
+                    "(the oldest since %(since)s). Check them in Jobs.",
+                    count=stuck,
+                    delay=human_age(stuck_after.total_seconds()),
+                    since=format_datetime(self.env, since),
+                ),
+            )
+        try:
+            self.env["queue.job.sh.runner"]._channels()
+        except ValueError as error:
+            warn("danger", _("Invalid channel configuration: %s", error))
+        if queue_job_runner._channels():
+            warn(
+                "info",
+                _(
+                    "The channels are configured by the server's channels option "
+                    "(ODOO_QUEUE_JOB_CHANNELS or [queue_job] channels): their "
+                    "settings cannot be changed here."
+                ),
+            )
+        return warnings
+
+    @api.model
+    def action_run_pass(self):
+        """Trigger an idle runner cron now."""
+        self._check_manager()
+        if not self.env["queue.job.sh.runner"]._runner_crons().filtered("active"):
+            raise UserError(_("No runner cron is active."))
+        self.env["queue.job.sh.runner"]._wake()
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "type": "info",
+                "message": _(
+                    "A runner cron was triggered: the next free cron worker "
+                    "runs a pass."
+                ),
+            },
+        }

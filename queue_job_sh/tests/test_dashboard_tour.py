@@ -1,0 +1,94 @@
+# Copyright 2026 queue_job_sh contributors
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+"""The Runners screen in a real browser (headless Chromium)."""
+
+import base64
+import os
+import time
+
+from odoo.tests import HttpCase, tagged
+from odoo.tests.common import ChromeBrowser
+
+from .dashboard_common import DashboardDataMixin
+
+URL = "/odoo/action-queue_job_sh.queue_job_sh_dashboard_action"
+# Set to a file path to save a screenshot of the screen (for the README).
+SCREENSHOT_ENV = "QUEUE_JOB_SH_SCREENSHOT"
+
+
+@tagged("post_install", "-at_install")
+class TestDashboardTour(DashboardDataMixin, HttpCase):
+    browser_size = "1366x1350"
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls._setup_dashboard_data()
+        Channel = cls.env["queue.job.channel"]
+        root = Channel.search([("complete_name", "=", "root")])
+        root.capacity = 6
+        cls.channel = Channel.create(
+            {"name": "import", "parent_id": root.id, "capacity": 4}
+        )
+        Channel.create({"name": "mail", "parent_id": root.id, "capacity": 2})
+        Channel.create(
+            {"name": "export", "parent_id": root.id, "capacity": 1, "paused": True}
+        )
+        for created in (-300, -120, -30):
+            cls._job("pending", "root.import", created=created)
+        for eta in (600, 1200):
+            cls._job("pending", "root.import", created=-60, eta=eta)
+        cls._job("started", "root.import", created=-10, started=-4)
+        cls._job("failed", "root.import", created=-4000)
+        cls._job("started", "root.mail", created=-8000, started=-7300)  # stuck
+        cls._job("enqueued", "root.mail", created=-1)
+        for created in range(-1800, 0, 400):
+            cls._job("pending", "root.export", created=created)
+        # a job done every few seconds over the last hour
+        for second in range(-3590, 0, 45):
+            latency = 1 + (second * 7) % 13
+            start = second - 2
+            cls._job(
+                "done",
+                "root.mail" if second % 2 else "root.import",
+                created=start - latency,
+                started=start,
+                done=second,
+            )
+        crons = cls.env["queue.job.sh.runner"]._runner_crons()
+        for minute in range(20, 0, -1):
+            cls._pass(
+                -minute * 60,
+                -minute * 60 + (50 if minute == 7 else 3),
+                "budget" if minute == 7 else "queue_empty",
+                cron=crons[minute % 2],
+                done=minute % 4,
+            )
+        cls._pass(-5, cron=crons[2])
+
+    def test_runners_dashboard(self):
+        self.start_tour(URL, "queue_job_sh_runners_dashboard", login="admin")
+        self.assertTrue(self.channel.paused)
+
+    def test_screenshot(self):
+        """Save a screenshot of the screen when SCREENSHOT_ENV names a file."""
+        path = os.environ.get(SCREENSHOT_ENV)
+        if not path:
+            self.skipTest(f"set {SCREENSHOT_ENV} to take a screenshot")
+        browser = ChromeBrowser(self)
+        try:
+            self.authenticate("admin", "admin", browser=browser)
+            browser.navigate_to(self.base_url() + URL, wait_stop=True)
+            self.assertTrue(
+                browser._wait_ready(
+                    "document.querySelectorAll('.o_queue_job_sh_runners canvas')"
+                    ".length === 2 && !!document.querySelector("
+                    "'.o_queue_job_sh_passes .o_data_row')"
+                )
+            )
+            time.sleep(1)  # the charts' animation
+            shot = browser._websocket_request("Page.captureScreenshot")
+            with open(path, "wb") as file:
+                file.write(base64.b64decode(shot["data"]))
+        finally:
+            browser.stop()
