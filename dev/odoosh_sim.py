@@ -22,7 +22,8 @@ Library use (the Odoo server with HTTP only is the caller's business)::
                            odoo_args=["--db_host", ..., "--addons-path", ...])
     ...
     sim.stop()
-    sim.runs_started, sim.runs_killed, sim.runs_finished
+    sim.runs_started, sim.runs_finished, sim.runs_killed (after T),
+    sim.runs_stopped (still running at stop(), killed then)
 
 Command line (until Ctrl-C)::
 
@@ -30,6 +31,7 @@ Command line (until Ctrl-C)::
 """
 
 import argparse
+import contextlib
 import os
 import signal
 import subprocess
@@ -75,7 +77,10 @@ class OdooShCronSimulator:
         self.runs_started = 0
         self.runs_killed = 0
         self.runs_finished = 0
-        self.run_log = []  # (started_at, ended_at, killed) per run, epochs
+        self.runs_stopped = 0
+        # (started_at, ended_at, killed) per run, epochs; killed is True
+        # (after timeout), False (exited) or None (killed by stop())
+        self.run_log = []
         self._running = []  # (process, started_at)
         self._stop = threading.Event()
         self._thread = None
@@ -102,7 +107,8 @@ class OdooShCronSimulator:
         return self
 
     def stop(self):
-        """Stop starting runs and kill the running ones (counted as kills)."""
+        """Stop starting runs and kill the running ones (counted in
+        ``runs_stopped``, not as the platform's kills)."""
         self._stop.set()
         if self._thread:
             self._thread.join()
@@ -110,7 +116,7 @@ class OdooShCronSimulator:
             for process, started_at in self._running:
                 if process.poll() is None:
                     self._kill(process)
-                    self._record(started_at, killed=True)
+                    self._record(started_at, killed=None)
                 else:
                     self._record(started_at, killed=False)
             self._running = []
@@ -122,18 +128,19 @@ class OdooShCronSimulator:
         self.stop()
 
     def _record(self, started_at, killed):
+        """``killed``: True after ``timeout``, None by :meth:`stop`."""
         if killed:
             self.runs_killed += 1
+        elif killed is None:
+            self.runs_stopped += 1
         else:
             self.runs_finished += 1
         self.run_log.append((started_at, time.time(), killed))
 
     @staticmethod
     def _kill(process):
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         process.wait()
 
     def _spawn(self):
@@ -209,15 +216,14 @@ def main():
         parser.error("-d/--database is required")
     sim = start(args.period, args.timeout, args.database, args.odoo_args)
     try:
-        while True:
-            time.sleep(args.period)
-            sys.stdout.write(
-                f"runs started {sim.runs_started}, finished {sim.runs_finished},"
-                f" killed {sim.runs_killed}\n"
-            )
-            sys.stdout.flush()
-    except KeyboardInterrupt:
-        pass
+        with contextlib.suppress(KeyboardInterrupt):
+            while True:
+                time.sleep(args.period)
+                sys.stdout.write(
+                    f"runs started {sim.runs_started}, finished "
+                    f"{sim.runs_finished}, killed {sim.runs_killed}\n"
+                )
+                sys.stdout.flush()
     finally:
         sim.stop()
 
