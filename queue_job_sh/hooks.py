@@ -1,5 +1,6 @@
 # Copyright 2026 queue_job_sh contributors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+from odoo.tools import SQL
 
 
 def post_init_hook(env):
@@ -11,4 +12,9 @@ def post_init_hook(env):
 def uninstall_hook(env):
     env["queue.job.sh.runner"]._runner_crons().unlink()
     env.cr.execute("DROP TABLE IF EXISTS queue_job_sh_claim_state")
-    env.cr.execute("DROP INDEX IF EXISTS queue_job_sh_pending_index")
+    for index in (
+        "queue_job_sh_pending_index",
+        "queue_job_sh_date_done_index",
+        "queue_job_sh_date_started_index",
+    ):
+        env.cr.execute(SQL("DROP INDEX IF EXISTS %s", SQL.identifier(index)))

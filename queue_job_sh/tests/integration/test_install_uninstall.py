@@ -11,7 +11,9 @@ from conftest import _create, _drop, db_args, free_port, odoo_shell, sql
 LEFTOVERS = """
 SELECT (SELECT count(*) FROM ir_cron WHERE cron_name LIKE 'Job Queue: runner%%'),
        to_regclass('queue_job_sh_claim_state') IS NOT NULL,
-       to_regclass('queue_job_sh_pending_index') IS NOT NULL,
+       to_regclass('queue_job_sh_pending_index') IS NOT NULL
+       AND to_regclass('queue_job_sh_date_done_index') IS NOT NULL
+       AND to_regclass('queue_job_sh_date_started_index') IS NOT NULL,
        EXISTS (SELECT 1 FROM ir_model WHERE model LIKE 'queue.job.sh.%%'),
        to_regclass('queue_job_sh_pass') IS NOT NULL
 """
