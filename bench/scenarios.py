@@ -140,12 +140,13 @@ def channels(bench, runner, per_channel=12, duration=0.3, timeout=180):
             bench.server(runner, db, capacity=capacity, channels=CHANNELS_CONFIG)
         )
         time.sleep(SETTLE)
-        specs = []
-        for number in range(max(counts.values())):
-            for channel, count in counts.items():
-                if number < count:
-                    key = f"c-{channel[5:]}-{number:03d}"
-                    specs.append(probe_job(key, duration, channel=channel))
+        # Enqueued channel after channel: a runner taking jobs in creation
+        # order without looking at channels runs root.a's jobs 3 at a time.
+        specs = [
+            probe_job(f"c-{channel[5:]}-{number:03d}", duration, channel=channel)
+            for channel, count in counts.items()
+            for number in range(count)
+        ]
         t0 = helper.enqueue(specs)
         finished = probe.wait_idle(timeout)
         rows = probe.rows("c-%")
@@ -257,7 +258,7 @@ RUNNER_CRONS = {
 def poison(
     bench,
     runner,
-    jobs=20,
+    gap=1.0,
     duration=0.2,
     limit=10,
     poison_s=15,
@@ -265,7 +266,12 @@ def poison(
     capacity=2,
     timeout=150,
 ):
-    """One job always killed by the time limit among normal jobs."""
+    """One job always killed by the time limit, among normal jobs enqueued
+    one every ``gap`` s until it is terminal (or ``timeout``).
+
+    The traffic matters: with a limit this short, prefork's watchdog also
+    kills idle cron workers (they sleep up to 70 s between polls), so
+    without new jobs waking them nothing may run for long."""
     with ExitStack() as stack:
         db, helper, probe = open_scenario(stack, bench, runner, "poison", capacity)
         stack.enter_context(
@@ -277,35 +283,38 @@ def poison(
             )
         )
         time.sleep(SETTLE)
-        keys = [f"n-{number}" for number in range(jobs)]
-        t0 = helper.enqueue(
-            [probe_job("p-poison", poison_s, max_retries=max_retries)]
-            + [probe_job(key, duration) for key in keys]
-        )
-
-        def settled():
-            info = probe.jobs()
-            return info["p-poison"][0] == "failed" and all(
-                info[key][0] == "done" for key in keys
-            )
-
-        finished = probe.wait(settled, timeout, poll=0.5)
+        t0 = helper.enqueue([probe_job("p-poison", poison_s, max_retries=max_retries)])
+        keys = []
+        enqueued = {}
+        while time.time() - t0 < timeout:
+            if probe.jobs()["p-poison"][0] in ("done", "failed"):
+                break
+            keys.append(f"n-{len(keys)}")
+            enqueued[keys[-1]] = helper.enqueue([probe_job(keys[-1], duration)])
+            time.sleep(gap)
+        poison_end_s = time.time() - t0
+        finished = probe.wait_idle(30) and poison_end_s < timeout
         info = probe.jobs()
-        normal_done = [row[4] for row in probe.rows("n-%")]
+        normal = {row[0]: row for row in probe.rows("n-%")}
         crons = (
             [row[0] for row in probe.query(RUNNER_CRONS[runner])]
             if (runner in RUNNER_CRONS)
             else None
         )
         return {
-            "jobs": jobs + 1,
             "limit_s": limit,
             "poison_state": info["p-poison"][0],
             "poison_retry": info["p-poison"][1],
-            "normal_done": len(normal_done),
-            "normal_all_done_s": rounded(max(normal_done) - t0, 1)
-            if len(normal_done) == jobs
-            else None,
+            "poison_terminal_s": rounded(poison_end_s, 1) if finished else None,
+            "normal_jobs": len(keys),
+            "normal_done": len(normal),
+            "normal_latency_p95_s": rounded(
+                percentile(
+                    [normal[key][3] - enqueued[key] for key in keys if key in normal],
+                    95,
+                ),
+                1,
+            ),
             "runner_crons_active": f"{sum(crons)}/{len(crons)}"
             if crons is not None
             else "n/a",
