@@ -64,9 +64,23 @@ _original_worker_cron_sleep = server.WorkerCron.sleep
 
 
 def _worker_cron_sleep(self):
+    """WorkerCron.sleep, stamped, and short enough for its own watchdog.
+
+    Odoo's cron worker sleeps up to SLEEP_INTERVAL + 9 s (69 s) between two
+    looks for due crons, and its watchdog counts that sleep: with a
+    ``limit_time_real_cron`` below it, an idle worker is killed in its sleep
+    again and again and runs no cron at all unless a NOTIFY comes, so the
+    jobs of a worker killed at its limit would never be recovered. Such a
+    worker sleeps at most half its limit instead.
+    """
     global _cron_worker_pinged_at
     _cron_worker_pinged_at = time.time()
-    return _original_worker_cron_sleep(self)
+    limit = self.watchdog_timeout
+    if not limit or limit > server.SLEEP_INTERVAL + 10 or self.db_index != 0:
+        return _original_worker_cron_sleep(self)
+    select.select([self.wakeup_fd_r, self.dbcursor._cnx], [], [], limit / 2)
+    self.dbcursor._cnx.poll()
+    server.empty_pipe(self.wakeup_fd_r)
 
 
 server.WorkerCron.sleep = _worker_cron_sleep
