@@ -71,14 +71,15 @@ def _worker_cron_sleep(self):
     ``limit_time_real_cron`` below it, an idle worker is killed in its sleep
     again and again and runs no cron at all unless a NOTIFY comes, so the
     jobs of a worker killed at its limit would never be recovered. Such a
-    worker sleeps at most half its limit instead.
+    worker sleeps at most a quarter of its limit instead, which leaves a
+    pass woken by that timeout some time (budget.py keeps 5 s of margin).
     """
     global _cron_worker_pinged_at
     _cron_worker_pinged_at = time.time()
     limit = self.watchdog_timeout
     if not limit or limit > server.SLEEP_INTERVAL + 10 or self.db_index != 0:
         return _original_worker_cron_sleep(self)
-    select.select([self.wakeup_fd_r, self.dbcursor._cnx], [], [], limit / 2)
+    select.select([self.wakeup_fd_r, self.dbcursor._cnx], [], [], limit / 4)
     self.dbcursor._cnx.poll()
     server.empty_pipe(self.wakeup_fd_r)
 
@@ -476,13 +477,10 @@ class QueueJobShRunner(models.AbstractModel):
         with _JobNotifications(self.env.cr.dbname) as notifications:
             while True:
                 now = time.time()
-                if now >= deadline:
-                    if claim.count_ready(self.env.cr, cap=1):
-                        # a fresh pass right after this one, on any worker
-                        cron._trigger()
-                    return "budget"
                 if now >= housekeeping_at:
                     housekeeping_at = now + HOUSEKEEPING_INTERVAL
+                    # first, even in a pass left with no time: dead jobs
+                    # hold capacity, and nothing else gives them back
                     stats["recovered_count"] += self._recover_dead_jobs()
                     # the scheduled actions due when this pass started are
                     # the cron worker's next ones anyway: check later ones
@@ -490,6 +488,11 @@ class QueueJobShRunner(models.AbstractModel):
                     if yields and _in_cron_loop() and self._other_cron_due(cron):
                         cron._trigger()  # back after the others
                         return "yielded"
+                if now >= deadline:
+                    if claim.count_ready(self.env.cr, cap=1):
+                        # a fresh pass right after this one, on any worker
+                        cron._trigger()
+                    return "budget"
                 if now - channels_at > CHANNELS_REFRESH:
                     channels, channels_at = self._channels(), now
                 # The claim commits at once: the jobs show enqueued and the
