@@ -369,6 +369,63 @@ def _lock_pending(cr, job_id):
     return cr.fetchone() is not None
 
 
+# A job ``started`` or ``enqueued`` whose runner is gone: its lock row (held
+# by the runner from the commit of ``started`` until its result is
+# committed) is free, or missing for a job claimed but never started. The
+# probe locks free rows until the caller's commit.
+_RUNNER_GONE = """(
+    job.id IN (SELECT lock.queue_job_id FROM queue_job_lock lock
+                WHERE lock.queue_job_id = job.id
+                  FOR NO KEY UPDATE SKIP LOCKED)
+    OR NOT EXISTS (SELECT 1 FROM queue_job_lock lock
+                    WHERE lock.queue_job_id = job.id)
+)"""
+
+_REQUEUE_DEAD_JOBS = f"""
+    WITH dead AS (
+        SELECT job.id,
+               COALESCE(job.retry, 0)
+               + CASE WHEN job.state = 'started' THEN 1 ELSE 0 END AS tries
+          FROM queue_job job
+         WHERE job.state IN ('enqueued', 'started')
+           AND job.date_enqueued < (now() AT TIME ZONE 'UTC') - %(grace)s
+           AND {_RUNNER_GONE}
+           FOR NO KEY UPDATE OF job SKIP LOCKED
+    ), outcome AS (
+        SELECT id, tries,
+               COALESCE(max_retries, 0) > 0 AND tries >= max_retries AS fails
+          FROM dead JOIN queue_job USING (id)
+    )
+    UPDATE queue_job job
+       SET state = CASE WHEN outcome.fails THEN 'failed' ELSE 'pending' END,
+           retry = outcome.tries,
+           exc_name = CASE WHEN outcome.fails THEN 'JobFoundDead'
+                      ELSE job.exc_name END,
+           exc_message = CASE WHEN outcome.fails
+               THEN 'The job was started ' || outcome.tries
+                    || ' times and its worker died every time '
+                    || '(killed, out of memory or past a time limit).'
+               ELSE job.exc_message END,
+           exc_info = CASE WHEN outcome.fails
+               THEN 'Job found dead after too many retries'
+               ELSE job.exc_info END,
+           date_enqueued = NULL,
+           date_started = NULL,
+           worker_pid = NULL
+      FROM outcome
+     WHERE job.id = outcome.id
+    RETURNING job.uuid, job.state
+"""
+
+_NEXT_RECOVERY = f"""
+    SELECT min(job.date_enqueued) + %(grace)s
+      FROM queue_job job
+     WHERE job.state IN ('enqueued', 'started')
+       AND job.date_enqueued >= (now() AT TIME ZONE 'UTC') - %(grace)s
+       AND {_RUNNER_GONE}
+"""
+
+
 def requeue_dead_jobs(cr):
     """Give back jobs whose runner died; fail those that died too often.
 
@@ -386,50 +443,7 @@ def requeue_dead_jobs(cr):
 
     Returns ``[(uuid, new_state)]``.
     """
-    cr.execute(
-        """
-        WITH dead AS (
-            SELECT job.id,
-                   COALESCE(job.retry, 0)
-                   + CASE WHEN job.state = 'started' THEN 1 ELSE 0 END AS tries
-              FROM queue_job job
-             WHERE job.state IN ('enqueued', 'started')
-               AND job.date_enqueued < (now() AT TIME ZONE 'UTC') - %(grace)s
-               AND (
-                   job.id IN (SELECT lock.queue_job_id FROM queue_job_lock lock
-                               WHERE lock.queue_job_id = job.id
-                                 FOR NO KEY UPDATE SKIP LOCKED)
-                   OR NOT EXISTS (SELECT 1 FROM queue_job_lock lock
-                                   WHERE lock.queue_job_id = job.id)
-               )
-               FOR NO KEY UPDATE OF job SKIP LOCKED
-        ), outcome AS (
-            SELECT id, tries,
-                   COALESCE(max_retries, 0) > 0 AND tries >= max_retries AS fails
-              FROM dead JOIN queue_job USING (id)
-        )
-        UPDATE queue_job job
-           SET state = CASE WHEN outcome.fails THEN 'failed' ELSE 'pending' END,
-               retry = outcome.tries,
-               exc_name = CASE WHEN outcome.fails THEN 'JobFoundDead'
-                          ELSE job.exc_name END,
-               exc_message = CASE WHEN outcome.fails
-                   THEN 'The job was started ' || outcome.tries
-                        || ' times and its worker died every time '
-                        || '(killed, out of memory or past a time limit).'
-                   ELSE job.exc_message END,
-               exc_info = CASE WHEN outcome.fails
-                   THEN 'Job found dead after too many retries'
-                   ELSE job.exc_info END,
-               date_enqueued = NULL,
-               date_started = NULL,
-               worker_pid = NULL
-          FROM outcome
-         WHERE job.id = outcome.id
-        RETURNING job.uuid, job.state
-        """,
-        {"grace": DEAD_JOB_GRACE},
-    )
+    cr.execute(_REQUEUE_DEAD_JOBS, {"grace": DEAD_JOB_GRACE})
     return cr.fetchall()
 
 
@@ -441,22 +455,7 @@ def next_recovery(cr):
     their channel's capacity until then. The lock rows probed here stay
     locked until the caller's commit.
     """
-    cr.execute(
-        """
-        SELECT min(job.date_enqueued) + %(grace)s
-          FROM queue_job job
-         WHERE job.state IN ('enqueued', 'started')
-           AND job.date_enqueued >= (now() AT TIME ZONE 'UTC') - %(grace)s
-           AND (
-               job.id IN (SELECT lock.queue_job_id FROM queue_job_lock lock
-                           WHERE lock.queue_job_id = job.id
-                             FOR NO KEY UPDATE SKIP LOCKED)
-               OR NOT EXISTS (SELECT 1 FROM queue_job_lock lock
-                               WHERE lock.queue_job_id = job.id)
-           )
-        """,
-        {"grace": DEAD_JOB_GRACE},
-    )
+    cr.execute(_NEXT_RECOVERY, {"grace": DEAD_JOB_GRACE})
     return cr.fetchone()[0]
 
 
