@@ -51,6 +51,10 @@ SOURCES = {
     "http": ["dev/addons/test_queue_job_sh"],
     "cron_jobrunner": ["dev/addons/test_queue_job_sh"],
 }
+# Odoo's server, run as the module: the ``odoo`` script of a setuptools
+# install checks every requirement with pkg_resources first, and fails on
+# names it does not normalise (zope.event 6).
+ODOO = (sys.executable, "-m", "odoo")
 UNFINISHED = ("wait_dependencies", "pending", "enqueued", "started")
 
 # Epoch seconds of queue_job's UTC naive datetimes.
@@ -210,7 +214,7 @@ class Bench:
         with open(logfile, "wb") as output:
             subprocess.run(
                 [
-                    "odoo",
+                    *ODOO,
                     *self.odoo_args(db),
                     "-i",
                     MODULES[runner],
@@ -284,7 +288,7 @@ class Server:
 
     def command(self):
         cmd = [
-            "odoo",
+            *ODOO,
             *self.bench.odoo_args(self.db),
             "--http-interface",
             "127.0.0.1",

@@ -409,7 +409,7 @@ def soak_job(number):
 
 
 def soak(
-    bench, runner, jobs=3000, kill_every=20.0, capacity=2, batch=500, timeout=1800
+    bench, runner, jobs=20000, kill_every=20.0, capacity=2, batch=500, timeout=2400
 ):
     """Many jobs (10 % retried once, 2 % failing) on two servers sharing
     the database; the second server is kill -9'd every ``kill_every`` s and
