@@ -51,10 +51,9 @@ SOURCES = {
     "http": ["dev/addons/test_queue_job_sh"],
     "cron_jobrunner": ["dev/addons/test_queue_job_sh"],
 }
-# Odoo's server, run as the module: the ``odoo`` script of a setuptools
-# install checks every requirement with pkg_resources first, and fails on
-# names it does not normalise (zope.event 6).
-ODOO = (sys.executable, "-m", "odoo")
+# Odoo's command line (see dev/odoo_server.py for why not the odoo script
+# or python3 -m odoo).
+ODOO = (sys.executable, str(REPO / "dev" / "odoo_server.py"))
 UNFINISHED = ("wait_dependencies", "pending", "enqueued", "started")
 
 # Epoch seconds of queue_job's UTC naive datetimes.

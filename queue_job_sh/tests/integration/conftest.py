@@ -4,7 +4,7 @@
 
 Each test gets a fresh database copied from a template in which
 ``queue_job_sh`` and ``test_queue_job_sh`` are installed once per session.
-Servers are ``python3 -m odoo`` processes in a process group of their own, so
+Servers are ``dev/odoo_server.py`` processes in a process group of their own, so
 that a test can kill -9 the whole server (prefork workers included). Jobs are
 enqueued with ``with_delay()`` from another process (``odoo shell``).
 """
@@ -24,6 +24,8 @@ from psycopg2 import sql as pgsql
 
 REPO = pathlib.Path(__file__).resolve().parents[3]
 LOGS = REPO / ".local" / "logs" / "integration"
+# Odoo's command line (dev/odoo_server.py says why not python3 -m odoo)
+ODOO = [sys.executable, str(REPO / "dev" / "odoo_server.py")]
 
 try:
     import odoo  # noqa: F401
@@ -89,8 +91,7 @@ def wait_until(condition, timeout, interval=0.2, message="condition"):
 def odoo_shell(db, script, env=None):
     """Run ``script`` in ``odoo shell`` (another process); it must commit."""
     result = subprocess.run(
-        [sys.executable, "-m", "odoo", "shell", *db_args(db), "--no-http"]
-        + ["--log-level=warn"],
+        [*ODOO, "shell", *db_args(db), "--no-http"] + ["--log-level=warn"],
         input=script,
         text=True,
         capture_output=True,
@@ -116,7 +117,7 @@ class OdooServer:
 
     def start(self):
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "odoo", "server", *db_args(self.db)]
+            [*ODOO, "server", *db_args(self.db)]
             + ["--http-interface=127.0.0.1", f"--http-port={self.port}"]
             + [f"--logfile={self.log}", *self.args],
             env=self.env,
@@ -155,7 +156,7 @@ def template_db():
     name = f"qjsh_it_template_{uuid.uuid4().hex[:8]}"
     _create(name)
     result = subprocess.run(
-        [sys.executable, "-m", "odoo", "server", *db_args(name)]
+        [*ODOO, "server", *db_args(name)]
         + ["-i", "queue_job_sh,test_queue_job_sh", "--stop-after-init"]
         + ["--without-demo=all", "--log-level=warn", "--http-port", str(free_port())],
         capture_output=True,

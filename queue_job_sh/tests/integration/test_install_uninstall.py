@@ -4,9 +4,8 @@
 its waiting jobs, and uninstalls leaving nothing behind."""
 
 import subprocess
-import sys
 
-from conftest import _create, _drop, db_args, free_port, odoo_shell, sql
+from conftest import ODOO, _create, _drop, db_args, free_port, odoo_shell, sql
 
 LEFTOVERS = """
 SELECT (SELECT count(*) FROM ir_cron WHERE cron_name LIKE 'Job Queue: runner%%'),
@@ -21,7 +20,7 @@ SELECT (SELECT count(*) FROM ir_cron WHERE cron_name LIKE 'Job Queue: runner%%')
 
 def odoo(db, *args):
     result = subprocess.run(
-        [sys.executable, "-m", "odoo", "server", *db_args(db), *args]
+        [*ODOO, "server", *db_args(db), *args]
         + ["--stop-after-init", "--log-level=warn", f"--http-port={free_port()}"],
         capture_output=True,
         text=True,
