@@ -369,17 +369,36 @@ def _lock_pending(cr, job_id):
     return cr.fetchone() is not None
 
 
+# A runner locks its job's lock row right after it commits the job
+# ``started``: queue_job's ``_acquire_job`` commits, then ``Job.lock()`` takes
+# the row with SKIP LOCKED and gives the job up if anyone else holds it. A
+# liveness probe that took the row in between would make a live runner give
+# its job up (left ``started``, it would be "recovered" 10 s later with a try
+# counted). So a lock row is probed only once its runner surely holds it: the
+# job was claimed DEAD_JOB_GRACE ago or, to tell whether a young job may need
+# recovering soon, started LOCK_SETTLE ago (``date_started`` has one-second
+# precision: at least a second).
+LOCK_SETTLE = timedelta(seconds=2)
+
 # A job ``started`` or ``enqueued`` whose runner is gone: its lock row (held
 # by the runner from the commit of ``started`` until its result is
-# committed) is free, or missing for a job claimed but never started. The
-# probe locks free rows until the caller's commit.
+# committed) is missing, for a job claimed but never started, or free. The
+# probe runs only when ``probe_if`` holds (CASE fixes the order of
+# evaluation) and locks the free rows until the caller's commit.
 _RUNNER_GONE = """(
-    job.id IN (SELECT lock.queue_job_id FROM queue_job_lock lock
-                WHERE lock.queue_job_id = job.id
-                  FOR NO KEY UPDATE SKIP LOCKED)
-    OR NOT EXISTS (SELECT 1 FROM queue_job_lock lock
-                    WHERE lock.queue_job_id = job.id)
+    NOT EXISTS (SELECT 1 FROM queue_job_lock lock
+                 WHERE lock.queue_job_id = job.id)
+    OR CASE WHEN {probe_if}
+            THEN job.id IN (SELECT lock.queue_job_id FROM queue_job_lock lock
+                             WHERE lock.queue_job_id = job.id
+                               FOR NO KEY UPDATE SKIP LOCKED)
+            ELSE false END
 )"""
+_CLAIMED_BEFORE_GRACE = "job.date_enqueued < (now() AT TIME ZONE 'UTC') - %(grace)s"
+_STARTED_BEFORE_SETTLE = (
+    "job.state = 'started' "
+    "AND job.date_started < (now() AT TIME ZONE 'UTC') - %(settle)s"
+)
 
 _REQUEUE_DEAD_JOBS = f"""
     WITH dead AS (
@@ -388,8 +407,8 @@ _REQUEUE_DEAD_JOBS = f"""
                + CASE WHEN job.state = 'started' THEN 1 ELSE 0 END AS tries
           FROM queue_job job
          WHERE job.state IN ('enqueued', 'started')
-           AND job.date_enqueued < (now() AT TIME ZONE 'UTC') - %(grace)s
-           AND {_RUNNER_GONE}
+           AND {_CLAIMED_BEFORE_GRACE}
+           AND {_RUNNER_GONE.format(probe_if=_CLAIMED_BEFORE_GRACE)}
            FOR NO KEY UPDATE OF job SKIP LOCKED
     ), outcome AS (
         SELECT id, tries,
@@ -422,7 +441,7 @@ _NEXT_RECOVERY = f"""
       FROM queue_job job
      WHERE job.state IN ('enqueued', 'started')
        AND job.date_enqueued >= (now() AT TIME ZONE 'UTC') - %(grace)s
-       AND {_RUNNER_GONE}
+       AND {_RUNNER_GONE.format(probe_if=_STARTED_BEFORE_SETTLE)}
 """
 
 
@@ -450,12 +469,14 @@ def requeue_dead_jobs(cr):
 def next_recovery(cr):
     """When the next job that lost its runner may be recovered, or None.
 
-    Jobs ``started`` or ``enqueued`` whose lock row is free but which were
-    claimed less than :data:`DEAD_JOB_GRACE` ago: after a crash they hold
-    their channel's capacity until then. The lock rows probed here stay
-    locked until the caller's commit.
+    Jobs claimed less than :data:`DEAD_JOB_GRACE` ago whose runner is gone:
+    after a crash they hold their channel's capacity until then. Those are
+    the jobs ``enqueued`` without a lock row, and the jobs ``started`` at
+    least :data:`LOCK_SETTLE` ago whose lock row is free (a younger one is
+    left to its runner, which is about to lock it). The lock rows probed
+    here stay locked until the caller's commit.
     """
-    cr.execute(_NEXT_RECOVERY, {"grace": DEAD_JOB_GRACE})
+    cr.execute(_NEXT_RECOVERY, {"grace": DEAD_JOB_GRACE, "settle": LOCK_SETTLE})
     return cr.fetchone()[0]
 
 

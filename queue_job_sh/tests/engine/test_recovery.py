@@ -133,6 +133,7 @@ def test_next_recovery_is_when_a_young_dead_job_may_be_requeued(db, cr):
     ids = db.add_jobs(cr, state="started")
     cr.execute(
         "UPDATE queue_job SET date_enqueued = now() AT TIME ZONE 'UTC' "
+        "- interval '4 seconds', date_started = now() AT TIME ZONE 'UTC' "
         "- interval '4 seconds' WHERE id = %s",
         ids,
     )
@@ -147,3 +148,50 @@ def test_next_recovery_is_when_a_young_dead_job_may_be_requeued(db, cr):
     runner.execute("SELECT * FROM queue_job_lock FOR NO KEY UPDATE")
     assert claim.next_recovery(cr) is None
     runner.connection.rollback()
+
+
+def just_started(db, cr):
+    """A job its runner has just committed ``started``: its lock row exists,
+    and the runner is about to lock it (queue_job's ``Job.lock()``)."""
+    ids = db.add_jobs(cr, state="started")
+    cr.execute(
+        "UPDATE queue_job SET date_enqueued = now() AT TIME ZONE 'UTC', "
+        "date_started = now() AT TIME ZONE 'UTC' WHERE id = %s",
+        ids,
+    )
+    cr.execute("INSERT INTO queue_job_lock SELECT id, id FROM queue_job")
+    cr.connection.commit()
+    return ids
+
+
+def runner_locks(db, job_id):
+    """queue_job's ``Job.lock()``: SKIP LOCKED, the job is given up if
+    someone else holds the row."""
+    runner = db.connect().cursor()
+    runner.execute(
+        "SELECT * FROM queue_job_lock WHERE queue_job_id = %s "
+        "FOR NO KEY UPDATE SKIP LOCKED",
+        (job_id,),
+    )
+    locked = bool(runner.fetchall())
+    runner.connection.rollback()
+    return locked
+
+
+def test_looking_for_recoveries_never_takes_a_just_started_jobs_lock(db, cr):
+    """An idle runner looking for recoveries while another runner is between
+    the commit of ``started`` and its lock must not make it give the job
+    up (seen as a 10 s start delay and a try counted on Odoo.sh)."""
+    ids = just_started(db, cr)
+    assert claim.next_recovery(cr) is None  # its transaction stays open
+    assert runner_locks(db, ids[0])
+    cr.connection.rollback()
+    assert claim.requeue_dead_jobs(cr) == []
+    assert runner_locks(db, ids[0])
+    cr.connection.rollback()
+    # once settled, a job whose lock is free is a recovery to wait for
+    cr.execute(
+        "UPDATE queue_job SET date_started = date_started - interval '3 seconds'"
+    )
+    cr.connection.commit()
+    assert claim.next_recovery(cr) is not None
