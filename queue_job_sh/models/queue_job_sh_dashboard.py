@@ -7,7 +7,8 @@ aggregate query each, run whenever a view reads them):
 
 - ``queue.job.sh.channel.stat``: one row per channel that has jobs or a
   ``queue.job.channel`` record: running, ready, waiting for their ETA,
-  failed, and since when the oldest ready job waits;
+  failed, waiting for their dependencies, and since when the oldest ready
+  job waits;
 - ``queue.job.sh.minute.stat``: the last 60 minutes, per minute: jobs done,
   and the p50/p95 of their start latency.
 
@@ -67,6 +68,11 @@ class QueueJobShChannelStat(models.Model):
         readonly=True, help="Pending jobs waiting for their ETA to start"
     )
     failed = fields.Integer(readonly=True)
+    waiting_dependencies = fields.Integer(
+        string="Waiting for dependencies",
+        readonly=True,
+        help="Jobs of a chain or group that wait for the jobs they depend on",
+    )
     oldest_ready_seconds = fields.Integer(
         string="Oldest ready (s)",
         readonly=True,
@@ -110,9 +116,11 @@ pending AS (
 other AS (
     SELECT channel,
            count(*) FILTER (WHERE state IN ('enqueued', 'started')) AS running,
-           count(*) FILTER (WHERE state = 'failed') AS failed
+           count(*) FILTER (WHERE state = 'failed') AS failed,
+           count(*) FILTER (WHERE state = 'wait_dependencies')
+               AS waiting_dependencies
       FROM queue_job
-     WHERE state IN ('enqueued', 'started', 'failed')
+     WHERE state IN ('enqueued', 'started', 'failed', 'wait_dependencies')
      GROUP BY channel
 ),
 by_channel AS (
@@ -121,11 +129,14 @@ by_channel AS (
                 ELSE 'root.' || channel END AS name,
            sum(running) AS running, sum(ready) AS ready,
            sum(waiting) AS waiting, sum(failed) AS failed,
+           sum(waiting_dependencies) AS waiting_dependencies,
            min(ready_since) AS ready_since
-      FROM (SELECT channel, 0 AS running, ready, waiting, 0 AS failed, ready_since
+      FROM (SELECT channel, 0 AS running, ready, waiting, 0 AS failed,
+                   0 AS waiting_dependencies, ready_since
               FROM pending
             UNION ALL
-            SELECT channel, running, 0, 0, failed, NULL FROM other) jobs
+            SELECT channel, running, 0, 0, failed, waiting_dependencies, NULL
+              FROM other) jobs
      GROUP BY 1
 )
 SELECT (hashtext(COALESCE(job.name, channel.complete_name)) & 1073741823) + 1
@@ -136,6 +147,7 @@ SELECT (hashtext(COALESCE(job.name, channel.complete_name)) & 1073741823) + 1
        COALESCE(job.ready, 0)::integer AS ready,
        COALESCE(job.waiting, 0)::integer AS waiting,
        COALESCE(job.failed, 0)::integer AS failed,
+       COALESCE(job.waiting_dependencies, 0)::integer AS waiting_dependencies,
        EXTRACT(EPOCH FROM (SELECT now FROM now) - job.ready_since)::integer
            AS oldest_ready_seconds
   FROM by_channel job

@@ -69,10 +69,11 @@ class TestDashboard(DashboardDataMixin, TransactionCase):
         self._job("enqueued", channel, created=-20)
         for _i in range(3):
             self._job("failed", channel, created=-5000)
+        for _i in range(2):
+            self._job("wait_dependencies", channel, created=-5000)
         # not counted
         self._job("done", channel, created=-5000, started=-4000, done=-3000)
         self._job("cancelled", channel, created=-5000)
-        self._job("wait_dependencies", channel, created=-5000)
         # a channel without record, named with and without its root
         self._job("pending", "qjsh_b", created=-30)
         self._job("pending", "root.qjsh_b", created=-20)
@@ -87,6 +88,7 @@ class TestDashboard(DashboardDataMixin, TransactionCase):
                     "ready": 3,
                     "waiting": 2,
                     "failed": 3,
+                    "waiting_dependencies": 2,
                     "oldest_ready_seconds": 300,
                     "oldest_ready_age": "5 min",
                     "capacity": 4,
