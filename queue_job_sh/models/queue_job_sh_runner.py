@@ -192,6 +192,25 @@ class _JobNotifications:
         self.connection.notifies.clear()
 
 
+class _QuietCursor:
+    """Odoo's cursor, minus its ERROR log of the queries that fail.
+
+    Odoo logs every failing query as "bad query" before raising. The
+    claim and recovery queries are expected to lose races now and then
+    (serialization failures): those are retried quietly, and any other
+    error reaches the pass, which logs it.
+    """
+
+    def __init__(self, cr):
+        self._cr = cr
+
+    def execute(self, query, params=None):
+        return self._cr.execute(query, params, log_exceptions=False)
+
+    def __getattr__(self, name):
+        return getattr(self._cr, name)
+
+
 class QueueJobShRunner(models.AbstractModel):
     _name = "queue.job.sh.runner"
     _description = "Job Queue Runner on Cron Workers"
@@ -392,7 +411,7 @@ class QueueJobShRunner(models.AbstractModel):
         cr = self.env.cr
         for attempt in range(CONCURRENCY_TRIES):
             try:
-                result = function(cr, *args)
+                result = function(_QuietCursor(cr), *args)
                 cr.commit()  # pylint: disable=invalid-commit
                 return result
             except OperationalError as error:

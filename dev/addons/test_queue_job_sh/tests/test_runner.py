@@ -271,6 +271,32 @@ class TestRunnerPass(RunnerCase):
         self.assertEqual(self.probe_keys(), ["dead"])
         self.assertTrue(self.failure_messages(poison))
 
+    def test_recovery_racing_another_runner_is_retried_quietly(self):
+        """Two runners recovering the same dead job: the one whose snapshot
+        predates the other's requeue gets a serialization failure, retried
+        without an ERROR in the log (issue: concurrency errors never surface)."""
+        with self.probe() as probe:
+            dead = probe.with_delay().probe("dead")
+        with self.new_env() as env:
+            job = Job.load(env, dead.uuid)
+            job.set_started()  # adds the lock record, which nobody holds
+            job.store()
+            env.flush_all()
+            env.cr.execute(
+                "UPDATE queue_job SET date_enqueued = now() AT TIME ZONE 'UTC' "
+                "- interval '1 minute'"
+            )
+        with self.new_env() as env:
+            env.cr.execute("SELECT 1")  # this runner's snapshot is taken
+            with self.new_env() as other:  # another runner writes the job
+                other.cr.execute(
+                    "UPDATE queue_job SET priority = 9 WHERE uuid = %s", (dead.uuid,)
+                )
+            runner = env["queue.job.sh.runner"]
+            with self.assertNoLogs("odoo.sql_db", "ERROR"), mute_logger(RUNNER_LOGGER):
+                self.assertEqual(runner._recover_dead_jobs(), 1)
+        self.assertEqual(self.job(dead)["state"], "pending")
+
     def test_stands_down_while_queue_job_http_runner_is_active(self):
         with self.probe() as probe:
             delayed = probe.with_delay().probe("waits")
