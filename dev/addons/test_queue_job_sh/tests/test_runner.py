@@ -106,6 +106,21 @@ class RunnerCase(BaseCase):
             )
             env.registry.clear_cache()
 
+    def left_by_a_dead_runner(self, *jobs):
+        """``(delayed, retry)`` jobs left ``started`` a minute ago by a runner
+        that died: their lock record exists and nobody holds it."""
+        with self.new_env() as env:
+            for delayed, retry in jobs:
+                job = Job.load(env, delayed.uuid)
+                job.set_started()  # adds the lock record
+                job.retry = retry
+                job.store()
+            env.flush_all()
+            env.cr.execute(
+                "UPDATE queue_job SET date_enqueued = now() AT TIME ZONE 'UTC' "
+                "- interval '1 minute'"
+            )
+
     def failure_messages(self, delayed):
         with self.new_env() as env:
             record = env["queue.job"].search([("uuid", "=", delayed.uuid)])
@@ -248,17 +263,7 @@ class TestRunnerPass(RunnerCase):
         with self.probe() as probe:
             dead = probe.with_delay().probe("dead")
             poison = probe.with_delay(max_retries=3).probe("poison")
-        with self.new_env() as env:
-            for delayed, retry in ((dead, 0), (poison, 2)):
-                job = Job.load(env, delayed.uuid)
-                job.set_started()  # adds the lock record, which nobody holds
-                job.retry = retry
-                job.store()
-            env.flush_all()
-            env.cr.execute(
-                "UPDATE queue_job SET date_enqueued = now() AT TIME ZONE 'UTC' "
-                "- interval '1 minute'"
-            )
+        self.left_by_a_dead_runner((dead, 0), (poison, 2))
         with mute_logger(RUNNER_LOGGER):
             run = self.run_pass()
         self.assertEqual(run["recovered_count"], 2)
@@ -277,15 +282,7 @@ class TestRunnerPass(RunnerCase):
         without an ERROR in the log (issue: concurrency errors never surface)."""
         with self.probe() as probe:
             dead = probe.with_delay().probe("dead")
-        with self.new_env() as env:
-            job = Job.load(env, dead.uuid)
-            job.set_started()  # adds the lock record, which nobody holds
-            job.store()
-            env.flush_all()
-            env.cr.execute(
-                "UPDATE queue_job SET date_enqueued = now() AT TIME ZONE 'UTC' "
-                "- interval '1 minute'"
-            )
+        self.left_by_a_dead_runner((dead, 0))
         with self.new_env() as env:
             env.cr.execute("SELECT 1")  # this runner's snapshot is taken
             with self.new_env() as other:  # another runner writes the job
