@@ -1,17 +1,31 @@
 #!/usr/bin/env bash
-# Project-local PostgreSQL cluster for the demo, the tests and the benchmark.
-# Sourced by the other dev scripts. Data lives in .local/pg (git-ignored).
+# Project-local PostgreSQL clusters for the demo, the tests and the benchmark.
+# Sourced by the other dev scripts. Data lives in .local/ (git-ignored).
 #
-#   pg_start   install Debian's postgresql when missing, start the cluster
-#              (create it on first use), create the role odoo/odoo
-#   pg_stop    stop it
+#   pg_start     install Debian's postgresql when missing, start the cluster
+#                (create it on first use) with the role odoo/odoo; returns
+#                non-zero, with one line saying why, when it does not start
+#   pg_durable   use the benchmark's cluster instead (before pg_start):
+#                production durability (fsync, synchronous_commit and
+#                full_page_writes on), in .local/pg-durable, port 55433
+#   pg_stop      stop it
 #
+# The test cluster runs with fsync=off: fast, and a crash of this machine
+# may lose it, which is fine for tests.
 # Connection: 127.0.0.1:${PGPORT:-55432}, user odoo, password odoo.
 
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 LOCAL_DIR="$REPO_ROOT/.local"
 PG_DIR="$LOCAL_DIR/pg"
+PG_SETTINGS="-c fsync=off"
+PG_OWNER=queue_job_sh_pg
 export PGHOST=127.0.0.1 PGPORT=${PGPORT:-55432} PGUSER=odoo PGPASSWORD=odoo PGDATABASE=postgres
+
+pg_durable() {
+    PG_DIR="$LOCAL_DIR/pg-durable"
+    PG_SETTINGS="-c fsync=on -c synchronous_commit=on -c full_page_writes=on"
+    PGPORT=${QUEUE_JOB_SH_DURABLE_PGPORT:-55433}
+}
 
 _pg_bin() {
     local bin
@@ -22,12 +36,43 @@ _pg_bin() {
 _as_pg_owner() {
     # PostgreSQL refuses to run as root: use a system account then.
     if [ "$(id -u)" = 0 ]; then
-        id -u queue_job_sh_pg >/dev/null 2>&1 ||
-            useradd --system --no-create-home --shell /usr/sbin/nologin queue_job_sh_pg
-        chown -R queue_job_sh_pg "$PG_DIR"
-        runuser -u queue_job_sh_pg -- "$@"
+        runuser -u "$PG_OWNER" -- "$@"
     else
         "$@"
+    fi
+}
+
+_pg_home() {
+    # The folder of the cluster: $PG_DIR, or, when running as root in a
+    # clone that the system account cannot reach (a parent folder closed to
+    # others, like one made by mktemp -d or /root), a folder of that
+    # account's own under /var/tmp, which $PG_DIR then links to. Sets
+    # PG_HOME, the real path: the account cannot follow the link.
+    mkdir -p "$LOCAL_DIR"
+    PG_HOME=$PG_DIR
+    if [ "$(id -u)" != 0 ]; then
+        mkdir -p "$PG_DIR"
+        return
+    fi
+    id -u "$PG_OWNER" >/dev/null 2>&1 ||
+        useradd --system --no-create-home --shell /usr/sbin/nologin "$PG_OWNER"
+    chmod 755 "$LOCAL_DIR"
+    if [ -L "$PG_DIR" ] || ! runuser -u "$PG_OWNER" -- test -x "$LOCAL_DIR"; then
+        local home
+        home="/var/tmp/queue_job_sh-pg-$(printf '%s' "$PG_DIR" | sha256sum | cut -c1-16)"
+        if [ ! -L "$PG_DIR" ]; then
+            # a new .local: never reuse what an earlier clone left there
+            rm -rf "$home" "$PG_DIR"
+            mkdir -p "$home"
+            ln -s "$home" "$PG_DIR"
+        fi
+        mkdir -p "$home"
+        chmod 700 "$home"
+        chown "$PG_OWNER" "$home"
+        PG_HOME=$home
+    else
+        mkdir -p "$PG_DIR"
+        chown "$PG_OWNER" "$PG_DIR"
     fi
 }
 
@@ -39,29 +84,41 @@ pg_start() {
         $sudo apt-get update -qq
         DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq postgresql postgresql-client >/dev/null
     fi
-    local bin
+    local bin data
     bin=$(_pg_bin)
-    mkdir -p "$PG_DIR"
-    chmod 755 "$LOCAL_DIR" "$PG_DIR"
-    if [ ! -f "$PG_DIR/data/PG_VERSION" ]; then
-        echo "== creating the PostgreSQL cluster in $PG_DIR/data"
-        printf 'odoo\n' >"$PG_DIR/pwfile"
-        _as_pg_owner "$bin/initdb" -D "$PG_DIR/data" -U odoo --pwfile="$PG_DIR/pwfile" \
-            -A scram-sha-256 -E UTF8 --locale=C.UTF-8 >"$PG_DIR/initdb.log"
-        rm -f "$PG_DIR/pwfile"
+    _pg_home
+    data="$PG_HOME/data"
+    if [ ! -f "$data/PG_VERSION" ]; then
+        echo "== creating the PostgreSQL cluster in $data"
+        # in the cluster's folder, which its owner can reach (see _pg_home)
+        printf 'odoo\n' >"$PG_HOME/pwfile"
+        [ "$(id -u)" = 0 ] && chown "$PG_OWNER" "$PG_HOME/pwfile"
+        if ! _as_pg_owner "$bin/initdb" -D "$data" -U odoo --pwfile="$PG_HOME/pwfile" \
+            -A scram-sha-256 -E UTF8 --locale=C.UTF-8 >"$LOCAL_DIR/initdb.log" 2>&1; then
+            rm -f "$PG_HOME/pwfile"
+            echo "PostgreSQL: initdb failed in $data: $(tail -n 1 "$LOCAL_DIR/initdb.log")" >&2
+            return 1
+        fi
+        rm -f "$PG_HOME/pwfile"
     fi
-    if ! _as_pg_owner "$bin/pg_ctl" -D "$PG_DIR/data" status >/dev/null 2>&1; then
-        _as_pg_owner "$bin/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w -t 60 \
-            -o "-c listen_addresses=127.0.0.1 -p $PGPORT -c unix_socket_directories=$PG_DIR -c max_connections=300 -c fsync=off" \
-            start >/dev/null
+    if ! _as_pg_owner "$bin/pg_ctl" -D "$data" status >/dev/null 2>&1; then
+        if ! _as_pg_owner "$bin/pg_ctl" -D "$data" -l "$PG_HOME/server.log" -w -t 60 \
+            -o "-c listen_addresses=127.0.0.1 -p $PGPORT -c unix_socket_directories=$PG_HOME -c max_connections=300 $PG_SETTINGS" \
+            start >/dev/null 2>&1; then
+            echo "PostgreSQL did not start on port $PGPORT: $(grep -E 'FATAL|ERROR' "$PG_HOME/server.log" | tail -n 1)" >&2
+            return 1
+        fi
     fi
-    psql -qAt -c "SELECT 1" >/dev/null
-    echo "== PostgreSQL ready on $PGHOST:$PGPORT (user odoo)"
+    if ! psql -qAt -c "SELECT 1" >/dev/null 2>"$LOCAL_DIR/psql.err"; then
+        echo "PostgreSQL on $PGHOST:$PGPORT does not answer: $(head -n 1 "$LOCAL_DIR/psql.err")" >&2
+        return 1
+    fi
+    echo "== PostgreSQL ready on $PGHOST:$PGPORT (user odoo; $PG_SETTINGS)"
 }
 
 pg_stop() {
     local bin
     bin=$(_pg_bin) || return 0
     [ -f "$PG_DIR/data/PG_VERSION" ] || return 0
-    _as_pg_owner "$bin/pg_ctl" -D "$PG_DIR/data" -m fast -w stop >/dev/null 2>&1 || true
+    _as_pg_owner "$bin/pg_ctl" -D "$(readlink -f "$PG_DIR")/data" -m fast -w stop >/dev/null 2>&1 || true
 }
