@@ -2,8 +2,13 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 from odoo.tools import SQL
 
+from . import odoo_series
+
 
 def post_init_hook(env):
+    if "capacity" in odoo_series.channel_setting_fields(env):
+        # the reactions to successive IP changes run in order
+        env.ref("queue_job_sh.queue_job_channel_ip_change").capacity = 1
     env["queue.job.sh.runner"]._sync_runner_crons()
     # jobs created before the install are waiting: run them now
     env["queue.job.sh.runner"]._wake()

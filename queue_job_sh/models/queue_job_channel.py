@@ -2,6 +2,8 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 from odoo import api, models
 
+from .. import odoo_series
+
 
 class QueueJobChannel(models.Model):
     _inherit = "queue.job.channel"
@@ -14,7 +16,7 @@ class QueueJobChannel(models.Model):
 
     def write(self, vals):
         result = super().write(vals)
-        if self._JOBRUNNER_CONFIG_FIELDS.intersection(vals):
+        if odoo_series.channel_setting_fields(self.env).intersection(vals):
             # capacity changes change the number of runners; pausing or
             # resuming may let jobs run now
             self.env["queue.job.sh.runner"]._sync_runner_crons()

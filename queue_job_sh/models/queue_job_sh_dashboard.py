@@ -24,7 +24,7 @@ from odoo.tools import SQL, config, drop_view_if_exists, format_datetime
 
 from odoo.addons.queue_job.jobrunner import runner as queue_job_runner
 
-from .. import budget, claim
+from .. import budget, claim, odoo_series
 from .queue_job_sh_runner import OPEN_PASS_TIMEOUT
 
 MANAGER_GROUP = "queue_job.group_queue_job_manager"
@@ -89,7 +89,11 @@ class QueueJobShChannelStat(models.Model):
     paused = fields.Boolean(
         compute="_compute_config", help="The channel or one of its parents is paused"
     )
-    channel_paused = fields.Boolean(related="channel_id.paused", string="Paused Itself")
+    channel_paused = fields.Boolean(
+        string="Paused Itself",
+        compute="_compute_config",
+        help="The channel's own settings pause it",
+    )
     editable = fields.Boolean(
         compute="_compute_config",
         help="Channel settings are stored in the database (not set by the "
@@ -165,13 +169,15 @@ SELECT (hashtext(COALESCE(job.name, channel.complete_name)) & 1073741823) + 1
             )
 
     def _compute_config(self):
-        editable = not queue_job_runner._channels()
+        editable = self.env["queue.job.sh.runner"]._channels_from_records()
         try:
             channels = self.env["queue.job.sh.runner"]._channels()
         except ValueError:
             channels = None
         for stat in self:
             stat.editable = editable
+            # read only when the records hold the settings (queue_job 18.0)
+            stat.channel_paused = editable and stat.channel_id.paused
             if channels is None:
                 stat.capacity, stat.paused = 0, False
                 continue
@@ -188,14 +194,8 @@ SELECT (hashtext(COALESCE(job.name, channel.complete_name)) & 1073741823) + 1
         """The ``queue.job.channel`` record of this channel, created (with
         its parents) when missing, with the settings it has now."""
         self.ensure_one()
-        if queue_job_runner._channels():
-            raise UserError(
-                _(
-                    "The channels are configured by the server's channels option "
-                    "(ODOO_QUEUE_JOB_CHANNELS or [queue_job] channels): change "
-                    "them there."
-                )
-            )
+        if not self.env["queue.job.sh.runner"]._channels_from_records():
+            raise UserError(self.env["queue.job.sh.dashboard"]._channels_source())
         if self.channel_id:
             return self.channel_id
         Channel = self.env["queue.job.channel"]
@@ -479,16 +479,25 @@ class QueueJobShDashboard(models.AbstractModel):
             self.env["queue.job.sh.runner"]._channels()
         except ValueError as error:
             warn("danger", _("Invalid channel configuration: %s", error))
-        if queue_job_runner._channels():
-            warn(
-                "info",
-                _(
-                    "The channels are configured by the server's channels option "
-                    "(ODOO_QUEUE_JOB_CHANNELS or [queue_job] channels): their "
-                    "settings cannot be changed here."
-                ),
-            )
+        if not self.env["queue.job.sh.runner"]._channels_from_records():
+            warn("info", self._channels_source())
         return warnings
+
+    @api.model
+    def _channels_source(self):
+        """Where the channel settings come from when this screen cannot
+        change them."""
+        if odoo_series.channel_setting_fields(self.env):
+            return _(
+                "The channels are configured by the server's channels option "
+                "(ODOO_QUEUE_JOB_CHANNELS or [queue_job] channels): change "
+                "them there."
+            )
+        return _(
+            "This version of queue_job takes the channels from the server's "
+            "channels option only (ODOO_QUEUE_JOB_CHANNELS or [queue_job] "
+            "channels; root:1 when it is not set): change them there."
+        )
 
     @api.model
     def action_run_pass(self):

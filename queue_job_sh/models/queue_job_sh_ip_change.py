@@ -4,7 +4,9 @@
 
 The controller validates the request and calls :meth:`_record_ip_change`,
 which records the change in system parameters and enqueues one job,
-:meth:`_react_to_ip_change`. That job runs the reactions in one transaction:
+:meth:`_react_to_ip_change`; on every stage but production it records at
+most one change per interval (``ip_change_interval`` setting, 60 seconds)
+and counts the notifications it refuses. That job runs the reactions in one transaction:
 the hook other addons extend (:meth:`_on_ip_change` on production,
 :meth:`_on_ip_change_simulation` on the other stages), a message to the
 administrators, and one webhook job per configured URL
@@ -12,9 +14,11 @@ administrators, and one webhook job per configured URL
 """
 
 import logging
+import math
 from collections import namedtuple
 from urllib.parse import urlsplit
 
+import psycopg2
 import requests
 from markupsafe import Markup
 
@@ -23,6 +27,8 @@ from odoo.exceptions import UserError
 from odoo.tools import SQL
 
 from odoo.addons.queue_job.exception import RetryableJobError
+
+from .. import odoo_series
 
 _logger = logging.getLogger(__name__)
 
@@ -42,6 +48,8 @@ SIMULATION_PARAMS = IpParams(
     "queue_job_sh.ip_change.simulation.previous",
     "queue_job_sh.ip_change.simulation.date",
 )
+# Notifications refused since the last simulated change was recorded
+SIMULATION_REFUSED_PARAM = "queue_job_sh.ip_change.simulation.refused"
 # Settings
 WEBHOOK_URLS_PARAM = "queue_job_sh.ip_change.webhook_urls"
 WEBHOOK_ON_SIMULATION_PARAM = "queue_job_sh.ip_change.webhook_on_simulation"
@@ -50,10 +58,49 @@ WEBHOOK_TIMEOUT = 10  # seconds, for connecting and for each read
 # Retries follow the retry pattern of the webhook's job function (data file).
 WEBHOOK_MAX_RETRIES = 10
 WEBHOOK_BODY_EXCERPT = 200  # characters of an error response shown on the job
+# Seconds between two simulated changes recorded by one database, unless the
+# ip_change_interval setting says otherwise.
+DEFAULT_SIMULATION_INTERVAL = 60
+# Tries of the refusal count's own transaction (see _count_refused_simulation).
+COUNT_TRIES = 5
+
+# What _record_ip_change did: the reaction job it enqueued (None for a
+# repeated or refused notification), and for a refused one the seconds
+# before a change can be recorded again (0 otherwise).
+IpChangeRecording = namedtuple("IpChangeRecording", "job retry_after")
 
 
 def is_simulation(stage):
     return stage != PRODUCTION
+
+
+def route_open_without_stage():
+    """Whether the route answers on a server without ``ODOO_STAGE`` (not on
+    Odoo.sh, where nothing guards it): the ``ip_change_without_stage``
+    setting, 1 or 0; off by default."""
+    value = odoo_series.setting("ip_change_without_stage") or ""
+    return value.strip().lower() in ("1", "true", "yes")
+
+
+def simulation_interval():
+    """Seconds between two recorded simulated changes: the
+    ``ip_change_interval`` setting, a whole number of at least 1, else 60."""
+    value = odoo_series.setting("ip_change_interval")
+    if value is None:
+        return DEFAULT_SIMULATION_INTERVAL
+    try:
+        seconds = int(value)
+    except ValueError:
+        seconds = 0
+    if seconds < 1:
+        _logger.error(
+            "Invalid queue_job_sh setting ip_change_interval %r: not a whole "
+            "number of seconds of at least 1; %s seconds used",
+            value,
+            DEFAULT_SIMULATION_INTERVAL,
+        )
+        return DEFAULT_SIMULATION_INTERVAL
+    return seconds
 
 
 def parse_webhook_urls(text):
@@ -146,13 +193,32 @@ class QueueJobShIpChange(models.AbstractModel):
     def _record_ip_change(self, old, new, stage):
         """Record a validated change and enqueue its reaction job.
 
-        ``stage`` is the value of ``ODOO_STAGE``: anything but
-        ``production`` is a simulation, recorded in parameters of its own.
-        Returns the delayed job, or None when ``new`` is already the
-        recorded address (a repeated notification).
+        ``stage`` is the value of ``ODOO_STAGE`` (empty when unset):
+        anything but ``production`` is a simulation, recorded in parameters
+        of its own, at most once per :func:`simulation_interval`. Returns an
+        ``IpChangeRecording``: the delayed job, or no job when ``new`` is
+        already the recorded address (a repeated notification) or when the
+        simulation came too soon after the last one (then ``retry_after``
+        says how many seconds are left).
         """
         simulation = is_simulation(stage)
         params = self._ip_params(simulation)
+        refused = 0
+        if simulation:
+            retry_after = self._simulation_retry_after()
+            if retry_after:
+                _logger.info(
+                    "Simulation of IP address change from %s to %s refused: "
+                    "too frequent, %s seconds left",
+                    old,
+                    new,
+                    retry_after,
+                )
+                self._count_refused_simulation()
+                return IpChangeRecording(None, retry_after)
+        # Serializes the recordings (see _lock_param). On the other stages it
+        # also confirms _simulation_retry_after: had a change been recorded
+        # after this transaction's snapshot, the lock would have failed.
         current = self._lock_param(params.current)
         if current == new:
             _logger.info(
@@ -161,7 +227,9 @@ class QueueJobShIpChange(models.AbstractModel):
                 old,
                 new,
             )
-            return None
+            return IpChangeRecording(None, 0)
+        if simulation:
+            refused = self._take_refused_simulations()
         at = fields.Datetime.to_string(fields.Datetime.now())
         config = self.env["ir.config_parameter"].sudo()
         config.set_param(params.current, new)
@@ -189,16 +257,103 @@ class QueueJobShIpChange(models.AbstractModel):
         # and a key on (old, new) would wrongly swallow the last change of
         # a quick A -> B -> A -> B sequence while the first A -> B job is
         # still pending.
-        return self.with_delay(description=description)._react_to_ip_change(
-            old, new, at, stage
+        job = self.with_delay(description=description)._react_to_ip_change(
+            old, new, at, stage, refused
         )
+        return IpChangeRecording(job, 0)
+
+    @api.model
+    def _simulation_retry_after(self):
+        """Seconds before another simulated change may be recorded: 0 when
+        none was, or the last one is at least the interval old.
+
+        Read in this transaction's snapshot, not through the parameters'
+        cache, and without a lock, so that refusing a flood of notifications
+        costs one read each: a date read here is never later than the true
+        one, so a refusal is always right. An acceptance is confirmed by the
+        lock :meth:`_record_ip_change` takes next.
+        """
+        self.env.flush_all()
+        self.env.cr.execute(
+            SQL(
+                "SELECT value FROM ir_config_parameter WHERE key = %s",
+                SIMULATION_PARAMS.date,
+            )
+        )
+        row = self.env.cr.fetchone()
+        if not row or not row[0]:
+            return 0
+        elapsed = fields.Datetime.now() - fields.Datetime.from_string(row[0])
+        return max(0, math.ceil(simulation_interval() - elapsed.total_seconds()))
+
+    @api.model
+    def _count_refused_simulation(self):
+        """Add one to the notifications refused since the last recorded
+        simulated change (``SIMULATION_REFUSED_PARAM``).
+
+        Counted in a transaction of its own, committed at once: the
+        request's transaction (REPEATABLE READ) started before the refusals
+        that other HTTP workers committed meanwhile, so its update would
+        fail with a serialization error, and Odoo would retry the whole
+        request after sleeping up to seconds in the worker, for each
+        refused request of a flood. This one-statement transaction fails
+        only when another refusal holds the row at that instant; it is then
+        tried again at once, with a new snapshot. The count is committed
+        even though the request records nothing else.
+        """
+        query = SQL(
+            "INSERT INTO ir_config_parameter "
+            "(key, value, create_uid, create_date, write_uid, write_date) "
+            "VALUES (%s, '1', %s, now() at time zone 'UTC', "
+            "%s, now() at time zone 'UTC') "
+            "ON CONFLICT (key) DO UPDATE SET value = CASE "
+            "WHEN ir_config_parameter.value ~ '^[0-9]{1,9}$' "
+            "THEN (ir_config_parameter.value::integer + 1)::text ELSE '1' END, "
+            "write_date = EXCLUDED.write_date",
+            SIMULATION_REFUSED_PARAM,
+            self.env.uid,
+            self.env.uid,
+        )
+        for attempt in range(1, COUNT_TRIES + 1):
+            try:
+                # commits when the block ends without error
+                with self.env.registry.cursor() as cr:
+                    cr.execute(query, log_exceptions=False)
+                return
+            except psycopg2.errors.SerializationFailure:
+                if attempt == COUNT_TRIES:
+                    _logger.warning(
+                        "Refused IP change simulation not counted: the count "
+                        "was updated concurrently %s times",
+                        COUNT_TRIES,
+                    )
+
+    @api.model
+    def _take_refused_simulations(self):
+        """The notifications refused since the last recorded simulated
+        change; the count starts again from 0.
+
+        The row is deleted in this transaction: a refusal counted after
+        this transaction's snapshot fails the deletion with a serialization
+        error, and Odoo retries the request, which then counts it.
+        """
+        self.env.flush_all()
+        self.env.cr.execute(
+            SQL(
+                "DELETE FROM ir_config_parameter WHERE key = %s RETURNING value",
+                SIMULATION_REFUSED_PARAM,
+            )
+        )
+        row = self.env.cr.fetchone()
+        return int(row[0]) if row and row[0].isdigit() else 0
 
     # ------------------------------------------------------------------
     # The reaction job
     # ------------------------------------------------------------------
     @api.model
-    def _react_to_ip_change(self, old, new, at, stage):
-        """Job: run the reactions to one recorded change."""
+    def _react_to_ip_change(self, old, new, at, stage, refused=0):
+        """Job: run the reactions to one recorded change. ``refused``
+        counts the simulated changes refused as too frequent before it."""
         simulation = is_simulation(stage)
         if simulation:
             self._on_ip_change_simulation(old, new)
@@ -217,7 +372,7 @@ class QueueJobShIpChange(models.AbstractModel):
                 description=_("Odoo.sh IP change webhook: %s") % url,
                 max_retries=WEBHOOK_MAX_RETRIES,
             )._send_ip_change_webhook(url, payload)
-        admins = self._notify_ip_change(old, new, at, stage, len(urls))
+        admins = self._notify_ip_change(old, new, at, stage, len(urls), refused)
         return _(
             "%(admins)s administrator(s) notified, %(webhooks)s webhook(s) enqueued"
         ) % {"admins": len(admins), "webhooks": len(urls)}
@@ -242,8 +397,8 @@ class QueueJobShIpChange(models.AbstractModel):
             self.env["res.users"]
             .sudo()
             .search(
-                [
-                    ("groups_id", "in", self.env.ref("base.group_system").id),
+                odoo_series.admin_users_domain(self.env)
+                + [
                     ("share", "=", False),
                     ("id", "!=", self.env.ref("base.user_root").id),
                 ]
@@ -251,9 +406,10 @@ class QueueJobShIpChange(models.AbstractModel):
         )
 
     @api.model
-    def _notify_ip_change(self, old, new, at, stage, webhook_count):
+    def _notify_ip_change(self, old, new, at, stage, webhook_count, refused=0):
         """Tell the administrators: an Inbox notification, or an email for
-        those who chose to receive notifications by email."""
+        those who chose to receive notifications by email. ``refused``
+        simulated changes refused as too frequent are mentioned."""
         admins = self._ip_change_admins()
         if not admins:
             return admins
@@ -263,6 +419,7 @@ class QueueJobShIpChange(models.AbstractModel):
             "at": at,
             "stage": stage or _("not set"),
             "webhooks": webhook_count,
+            "refused": refused,
         }
         if is_simulation(stage):
             subject = _("Simulation: Odoo.sh IP address change (%(stage)s)") % values
@@ -272,6 +429,11 @@ class QueueJobShIpChange(models.AbstractModel):
                 "Nothing changed on production. %(webhooks)s webhook(s) "
                 "enqueued."
             )
+            if refused:
+                text += " " + _(
+                    "Since the previous simulation, %(refused)s change(s) were "
+                    "refused as too frequent."
+                )
         else:
             subject = _("Odoo.sh: the IP address changed")
             text = _(

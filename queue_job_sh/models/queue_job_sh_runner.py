@@ -25,17 +25,16 @@ from datetime import timedelta, timezone
 import psycopg2
 from psycopg2 import OperationalError
 
-import odoo
 from odoo import SUPERUSER_ID, api, fields, http, models
-from odoo.service import server
 from odoo.service.model import PG_CONCURRENCY_ERRORS_TO_RETRY
+from odoo.sql_db import connection_info_for
 from odoo.tools import config
 
 from odoo.addons.queue_job.controllers.main import RunJobController
 from odoo.addons.queue_job.jobrunner import runner as queue_job_runner
 from odoo.addons.queue_job.jobrunner.channels import ChannelManager
 
-from .. import budget, claim
+from .. import budget, claim, odoo_series
 
 _logger = logging.getLogger(__name__)
 
@@ -57,43 +56,6 @@ PROGRESS_INTERVAL = 5
 # Seconds before each wake-up of the runners after the server starts.
 STARTUP_WAKES = (1, 4)
 
-# Prefork's watchdog counts from the ping a cron worker sends right before
-# it sleeps; record when that was so a pass knows how much time it has.
-_cron_worker_pinged_at = None
-_original_worker_cron_sleep = server.WorkerCron.sleep
-
-
-def _worker_cron_sleep(self):
-    """WorkerCron.sleep, stamped, and short enough for its own watchdog.
-
-    Odoo's cron worker sleeps up to SLEEP_INTERVAL + 9 s (69 s) between two
-    looks for due crons, and its watchdog counts that sleep: with a
-    ``limit_time_real_cron`` below it, an idle worker is killed in its sleep
-    again and again and runs no cron at all unless a NOTIFY comes, so the
-    jobs of a worker killed at its limit would never be recovered. Such a
-    worker sleeps at most a quarter of its limit instead, which leaves a
-    pass woken by that timeout some time (budget.py keeps 5 s of margin).
-    """
-    global _cron_worker_pinged_at
-    _cron_worker_pinged_at = time.time()
-    limit = self.watchdog_timeout
-    if not limit or limit > server.SLEEP_INTERVAL + 10 or self.db_index != 0:
-        return _original_worker_cron_sleep(self)
-    select.select([self.wakeup_fd_r, self.dbcursor._cnx], [], [], limit / 4)
-    self.dbcursor._cnx.poll()
-    server.empty_pipe(self.wakeup_fd_r)
-
-
-server.WorkerCron.sleep = _worker_cron_sleep
-
-
-def _setting(name):
-    """A queue_job_sh setting: ODOO_QUEUE_JOB_SH_<NAME> in the environment,
-    else ``<name>`` in the ``[queue_job_sh]`` section of the config file."""
-    return os.environ.get(f"ODOO_QUEUE_JOB_SH_{name.upper()}") or config.misc.get(
-        "queue_job_sh", {}
-    ).get(name)
-
 
 def _lingers():
     """Whether idle passes wait for new jobs until their deadline.
@@ -110,7 +72,7 @@ def _lingers():
 
 
 def _linger_configured():
-    value = _setting("linger")
+    value = odoo_series.setting("linger")
     if value is not None:
         return value.strip().lower() in ("1", "true", "yes")
     return bool(os.environ.get("ODOO_STAGE"))
@@ -129,13 +91,13 @@ def _in_cron_loop():
     """
     return (
         getattr(threading.current_thread(), "type", None) == "cron"
-        or _cron_worker_pinged_at is not None
+        or odoo_series.cron_worker_pinged_at() is not None
     )
 
 
 def _pass_seconds():
     """The optional cap on a pass's length, from the env or config file."""
-    value = _setting("pass_seconds")
+    value = odoo_series.setting("pass_seconds")
     return float(value) if value else None
 
 
@@ -143,7 +105,7 @@ def _pass_deadline():
     prefork = bool(config["workers"])
     thread = threading.current_thread()
     if prefork:
-        started = _cron_worker_pinged_at
+        started = odoo_series.cron_worker_pinged_at()
     else:
         # the threaded server's limit clock (cron threads and HTTP threads)
         started = getattr(thread, "start_time", None)
@@ -182,7 +144,7 @@ class _JobNotifications:
         if seconds <= 0:
             return
         if self.connection is None:
-            _dsn, info = odoo.sql_db.connection_info_for(self.dbname)
+            _dsn, info = connection_info_for(self.dbname)
             self.connection = psycopg2.connect(**info)
             self.connection.autocommit = True
             self.connection.cursor().execute("LISTEN queue_job")
@@ -223,13 +185,13 @@ class QueueJobShRunner(models.AbstractModel):
         """queue_job's channel configuration for this database.
 
         Same sources and precedence as queue_job's runner: the ``channels``
-        string (``ODOO_QUEUE_JOB_CHANNELS`` or ``[queue_job] channels``) when
-        set, otherwise the ``queue.job.channel`` records, with the root
-        capacity bounded by ``max_capacity`` / ``db_max_capacity``.
+        string (``ODOO_QUEUE_JOB_CHANNELS`` or ``[queue_job] channels``),
+        unless :meth:`_channels_from_records`: then the ``queue.job.channel``
+        records, with the root capacity bounded by ``max_capacity`` /
+        ``db_max_capacity``.
         """
-        channels_string = queue_job_runner._channels()
-        self.env["queue.job.channel"].flush_model()
-        if channels_string:
+        if not self._channels_from_records():
+            channels_string = queue_job_runner._channels()
             configs = [
                 claim.ChannelConfig(
                     name=item["name"],
@@ -247,6 +209,7 @@ class QueueJobShRunner(models.AbstractModel):
             )
             # queue_job's root channel has a capacity of 1 unless configured
             return claim.Channels(configs, root.capacity if root else 1)
+        self.env["queue.job.channel"].flush_model()
         self.env.cr.execute(
             "SELECT complete_name, capacity, sequential, throttle, paused, "
             "capacity_default, sequential_default FROM queue_job_channel"
@@ -265,6 +228,16 @@ class QueueJobShRunner(models.AbstractModel):
         root = next((c for c in configs if c.name == "root"), None)
         root_capacity = min(root.capacity, db_max) if root and root.capacity else db_max
         return claim.Channels(configs, root_capacity)
+
+    @api.model
+    def _channels_from_records(self):
+        """Whether the ``queue.job.channel`` records configure the channels:
+        the installed queue_job keeps channel settings in them, and its
+        ``channels`` option is not set."""
+        return (
+            bool(odoo_series.channel_setting_fields(self.env))
+            and not queue_job_runner._channels()
+        )
 
     # ------------------------------------------------------------------
     # The runner crons
@@ -444,8 +417,7 @@ class QueueJobShRunner(models.AbstractModel):
         # Progress is reported before any job runs: a pass killed while it
         # runs its first job must not count as a timed-out cron (Odoo fails,
         # then deactivates, crons killed 3 times without progress).
-        self.env["ir.cron"]._notify_progress(done=1, remaining=1)
-        self.env.cr.commit()  # pylint: disable=invalid-commit
+        odoo_series.commit_progress(self.env, done=1, remaining=1)
         stats = dict.fromkeys(OUTCOMES, 0)
         stats["recovered_count"] = 0
         try:
@@ -473,8 +445,7 @@ class QueueJobShRunner(models.AbstractModel):
         # triggered its cron instead, because Odoo's immediate re-run loop
         # would share this pass's time limit.
         done = sum(stats[key] for key in OUTCOMES)
-        self.env["ir.cron"]._notify_progress(done=max(1, done), remaining=0)
-        self.env.cr.commit()  # pylint: disable=invalid-commit
+        odoo_series.commit_progress(self.env, done=max(1, done), remaining=0)
 
     def _recover_dead_jobs(self):
         recovered = self._retry_on_concurrency(claim.requeue_dead_jobs) or []
@@ -544,8 +515,9 @@ class QueueJobShRunner(models.AbstractModel):
                     # and commit would cost as much as a short job.
                     progress_at = now
                     done = sum(stats[key] for key in OUTCOMES)
-                    self.env["ir.cron"]._notify_progress(done=max(1, done), remaining=1)
-                    self.env.cr.commit()  # pylint: disable=invalid-commit
+                    odoo_series.commit_progress(
+                        self.env, done=max(1, done), remaining=1
+                    )
 
     def _wait_until(self, deadline):
         """Until when an idle pass waits for work, or None to end it now.
