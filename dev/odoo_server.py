@@ -21,7 +21,8 @@ import os
 # as Odoo's own script does, before anything imports time
 os.environ["TZ"] = "UTC"
 
-import odoo  # noqa: E402
+# 19.0: odoo is a namespace package, a bare "import odoo" loads no odoo.cli
+import odoo.cli  # noqa: E402
 
 if __name__ == "__main__":
     odoo.cli.main()
