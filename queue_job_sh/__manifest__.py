@@ -3,7 +3,7 @@
 {
     "name": "Job Queue on Odoo.sh",
     "summary": "Run queue_job jobs on cron workers, for Odoo.sh",
-    "version": "18.0.1.0.0",
+    "version": "1.1.0",
     "development_status": "Alpha",
     "author": "Odoo Community Association (OCA)",
     "maintainers": [],
