@@ -2,7 +2,8 @@
 # Copyright 2026 queue_job_sh contributors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 """Run the benchmark: queue_job_sh vs queue_job's HTTP jobrunner vs
-queue_job_cron_jobrunner, same jobs, same channels, in one run.
+queue_job_cron_jobrunner, same jobs, same channels, in one run, with the
+floor of queue_job's Job API (``floor.py``) on the drains.
 
     bench/run                      # every scenario, every runner
     bench/run drain latency        # some scenarios
@@ -25,6 +26,8 @@ import sys
 import time
 from pathlib import Path
 
+import odoo.release
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from harness import REPO, RUNNERS, Bench, log  # noqa: E402
@@ -45,8 +48,25 @@ QUICK = {
 # The metrics shown in the Markdown table, per scenario (the JSON lines
 # have them all).
 TABLE = {
-    "drain": ["jobs", "seconds", "jobs_per_s", "duplicates", "lost", "stuck"],
-    "drain_slow": ["jobs", "job_s", "seconds", "jobs_per_s", "duplicates", "lost"],
+    "drain": [
+        "jobs",
+        "seconds",
+        "jobs_per_s",
+        "of_floor",
+        "duplicates",
+        "lost",
+        "stuck",
+    ],
+    "drain_slow": [
+        "jobs",
+        "job_s",
+        "seconds",
+        "jobs_per_s",
+        "of_floor",
+        "ideal_jobs_per_s",
+        "duplicates",
+        "lost",
+    ],
     "latency": ["jobs", "latency_p50_s", "latency_p95_s", "latency_max_s", "missed"],
     "channels": [
         "makespan_s",
@@ -64,6 +84,7 @@ TABLE = {
         "interrupted",
         "restart_s",
         "first_start_after_kill_s",
+        "first_start_after_ready_s",
         "recovery_s",
         "all_done_after_kill_s",
         "duplicates",
@@ -111,17 +132,44 @@ TABLE = {
 }
 
 
-# What the runners need from PyPI besides Odoo and this repository.
-QUEUE_JOB = "odoo-addon-queue_job>=18.0.4,<18.0.5"
-CRON_JOBRUNNER = "odoo-addon-queue_job_cron_jobrunner>=18.0,<18.1"
+# What the runners need from PyPI besides Odoo and this repository, per
+# Odoo series (None: not published for that series).
+REQUIREMENTS = {
+    "18.0": {
+        "queue_job": "odoo-addon-queue_job>=18.0.4,<18.0.5",
+        "cron_jobrunner": "odoo-addon-queue_job_cron_jobrunner>=18.0,<18.1",
+    },
+    "19.0": {
+        "queue_job": "odoo-addon-queue_job>=19.0.2,<19.0.3",
+        "cron_jobrunner": None,
+    },
+}
+# Runs only the drains (it has no server, channels or recovery).
+FLOOR_SCENARIOS = ("drain", "drain_slow")
+
+
+def series():
+    """The Odoo series this runs in, e.g. "18.0"."""
+    return "{}.{}".format(*odoo.release.version_info[:2])
+
+
+def unavailable(runner):
+    """Why ``runner`` cannot run on this series, or None."""
+    requirements = REQUIREMENTS.get(series())
+    if requirements is None:
+        raise SystemExit(f"bench: Odoo {series()} is not supported")
+    if runner == "cron_jobrunner" and not requirements["cron_jobrunner"]:
+        return f"n/a: queue_job_cron_jobrunner has no {series()} release"
+    return None
 
 
 def prepare(runners):
     """What a fresh environment lacks: the peers from PyPI. bench/run has
     built the Odoo environment this runs in and started PostgreSQL."""
-    wanted = [QUEUE_JOB]
-    if "cron_jobrunner" in runners:
-        wanted.append(CRON_JOBRUNNER)
+    requirements = REQUIREMENTS[series()]
+    wanted = [requirements["queue_job"]]
+    if "cron_jobrunner" in runners and not unavailable("cron_jobrunner"):
+        wanted.append(requirements["cron_jobrunner"])
     missing = []
     for requirement in wanted:
         try:
@@ -158,26 +206,29 @@ def machine(bench):
                 break
     with open("/proc/meminfo") as meminfo:
         mem_gb = int(meminfo.readline().split()[1]) / 1024 / 1024
-    versions = first(
-        [
-            sys.executable,
-            "-c",
-            "import importlib.metadata as m, odoo.release as r;"
-            "print(r.version, m.version('odoo-addon-queue_job'),"
-            " m.version('odoo-addon-queue_job_cron_jobrunner'))",
-        ]
-    ).split()
+
+    def version(distribution):
+        try:
+            return importlib.metadata.version(distribution)
+        except importlib.metadata.PackageNotFoundError:
+            return "n/a"
+
     pg = bench.admin("SHOW server_version")[0][0]
+    durability = ", ".join(
+        f"{name}={bench.admin(f'SHOW {name}')[0][0]}"
+        for name in ("fsync", "synchronous_commit", "full_page_writes")
+    )
     return {
         "cpu": cpu,
         "cores": os.cpu_count(),
         "ram_gb": round(mem_gb, 1),
         "os": platform.platform(),
         "python": platform.python_version(),
-        "odoo": versions[0] if versions else "?",
-        "queue_job": versions[1] if len(versions) > 1 else "?",
-        "queue_job_cron_jobrunner": versions[2] if len(versions) > 2 else "?",
-        "postgresql": pg,
+        "odoo": odoo.release.version,
+        "queue_job": version("odoo-addon-queue_job"),
+        "queue_job_cron_jobrunner": version("odoo-addon-queue_job_cron_jobrunner"),
+        "postgresql": f"{pg} on port {bench.pg['port']} ({durability})",
+        "load": " ".join(f"{load:.2f}" for load in os.getloadavg()),
         "commit": bench.commit
         or first(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"]) + "+tree",
         "date": time.strftime("%Y-%m-%d %H:%M %Z"),
@@ -200,23 +251,25 @@ def markdown(info, results, runners):
         f"{info['os']}; Python {info['python']}; PostgreSQL {info['postgresql']}; "
         f"Odoo {info['odoo']}; queue_job {info['queue_job']}; "
         f"queue_job_cron_jobrunner {info['queue_job_cron_jobrunner']}; "
-        f"commit {info['commit']}; {info['date']}.",
+        f"commit {info['commit']}; {info['date']}; load average at the start "
+        f"{info['load']}.",
         "",
     ]
     for result in results:
         name = result["scenario"]
         params = ", ".join(f"{k}={v}" for k, v in result["params"].items())
+        by_runner = result["runners"]
+        columns = [r for r in runners if r in by_runner]
         lines += [
             f"**{name}**" + (f" ({params})" if params else ""),
             "",
-            "| metric | " + " | ".join(runners) + " |",
-            "|---|" + "---:|" * len(runners),
+            "| metric | " + " | ".join(columns) + " |",
+            "|---|" + "---:|" * len(columns),
         ]
-        by_runner = result["runners"]
-        for key in TABLE.get(name, []):
+        for key in [*TABLE.get(name, []), "load_1m"]:
             lines.append(
                 f"| {key} | "
-                + " | ".join(cell(by_runner.get(r, {}).get(key)) for r in runners)
+                + " | ".join(cell(by_runner.get(r, {}).get(key)) for r in columns)
                 + " |"
             )
         errors = {r: v["error"] for r, v in by_runner.items() if "error" in v}
@@ -225,6 +278,50 @@ def markdown(info, results, runners):
             lines.append(f"| note | {runner}: {text} |")
         lines.append("")
     return "\n".join(lines)
+
+
+def run_one(bench, name, runner, result):
+    """One scenario for one runner: its metrics, or why there are none."""
+    reason = unavailable(runner)
+    if reason:
+        return {"skipped": reason}
+    bench.template(runner)  # built before, not counted in the statements
+    statements = bench.statements_reset()
+    bench.servers = []
+    started = time.time()
+    try:
+        metrics = SCENARIOS[name](bench, runner, **result["params"])
+    except Exception as error:  # a broken runner must not stop the run
+        log(f"{name} / {runner} failed: {error!r}")
+        metrics = {"error": repr(error)}
+    metrics["wall_s"] = round(time.time() - started, 1)
+    metrics["load_1m"] = round(os.getloadavg()[0], 2)
+    if statements:
+        bench.statements_dump(bench.out_dir / f"{name}_{runner}_statements.txt")
+    problems = bench.respawn_problems()
+    if problems:
+        # a process respawning in a loop eats a core: the figures are not
+        # the runner's
+        log(f"{name} / {runner}: INVALID: {'; '.join(problems)}")
+        metrics = {
+            "error": "invalid, crash loop: " + "; ".join(problems),
+            "invalid_metrics": metrics,
+        }
+    log(f"{name} / {runner}: {json.dumps(metrics)}")
+    return metrics
+
+
+def compare_to_floor(result):
+    """Each drain as a fraction of the floor's, measured in the same run."""
+    by_runner = result["runners"]
+    floor = by_runner.get("floor", {}).get("jobs_per_s")
+    for metrics in by_runner.values():
+        if metrics.get("jobs_per_s") and floor:
+            metrics["of_floor"] = round(metrics["jobs_per_s"] / floor, 2)
+        if metrics.get("job_s") and metrics.get("capacity"):
+            metrics["ideal_jobs_per_s"] = round(
+                metrics["capacity"] / metrics["job_s"], 1
+            )
 
 
 def main():
@@ -279,16 +376,11 @@ def main():
         for name in scenarios:
             result = {"scenario": name, "params": params.get(name, {}), "runners": {}}
             for runner in runners:
+                if runner == "floor" and name not in FLOOR_SCENARIOS:
+                    continue
                 log(f"{name} / {runner}")
-                started = time.time()
-                try:
-                    metrics = SCENARIOS[name](bench, runner, **result["params"])
-                except Exception as error:  # a broken runner must not stop the run
-                    log(f"{name} / {runner} failed: {error!r}")
-                    metrics = {"error": repr(error)}
-                metrics["wall_s"] = round(time.time() - started, 1)
-                result["runners"][runner] = metrics
-                log(f"{name} / {runner}: {json.dumps(metrics)}")
+                result["runners"][runner] = run_one(bench, name, runner, result)
+            compare_to_floor(result)
             line = json.dumps(result)
             sys.stdout.write(line + "\n")
             sys.stdout.flush()

@@ -6,7 +6,7 @@ Databases (a template per runner, a fresh copy per scenario), real ``odoo``
 server processes, the enqueuing helper process, and the measurements read
 back from PostgreSQL. The scenarios themselves are in ``scenarios.py``.
 
-The three runners compared:
+The runners compared:
 
 ``queue_job_sh``
     this project: jobs run on the cron workers (``--max-cron-threads``)
@@ -16,6 +16,10 @@ The three runners compared:
 ``cron_jobrunner``
     OCA's queue_job_cron_jobrunner (from PyPI), one cron record per cron
     thread
+``floor``
+    no server: bare loops on queue_job's Job API (``floor.py``), as many
+    processes as the others' capacity; the most a runner keeping queue_job's
+    semantics can do on the machine (drains only)
 """
 
 import contextlib
@@ -39,7 +43,7 @@ sys.path.insert(0, str(REPO / "dev"))
 
 import odoosh_sim  # noqa: E402
 
-RUNNERS = ("queue_job_sh", "http", "cron_jobrunner")
+RUNNERS = ("queue_job_sh", "http", "cron_jobrunner", "floor")
 MODULES = {
     "queue_job_sh": "queue_job_sh,test_queue_job_sh",
     "http": "queue_job,test_queue_job_sh",
@@ -51,6 +55,12 @@ SOURCES = {
     "http": ["dev/addons/test_queue_job_sh"],
     "cron_jobrunner": ["dev/addons/test_queue_job_sh"],
 }
+# The floor runs on the same modules as the HTTP jobrunner (without loading
+# queue_job server-wide): it shares its template.
+TEMPLATE_OF = {"floor": "http"}
+# The libpq environment the benchmark's PostgreSQL is given in (bench/run
+# sets it for the durable cluster of dev/pg.sh).
+PG_ENVIRONMENT = ("PGHOST", "PGPORT", "PGUSER", "PGPASSWORD")
 # Odoo's command line (see dev/odoo_server.py for why not the odoo script
 # or python3 -m odoo).
 ODOO = (sys.executable, str(REPO / "dev" / "odoo_server.py"))
@@ -58,6 +68,19 @@ UNFINISHED = ("wait_dependencies", "pending", "enqueued", "started")
 
 # Epoch seconds of queue_job's UTC naive datetimes.
 EPOCH = "EXTRACT(EPOCH FROM {} AT TIME ZONE 'UTC')::float8"
+
+
+def odoo_version():
+    """(major, minor) of the Odoo this benchmark runs (the series)."""
+    out = subprocess.check_output(
+        [
+            sys.executable,
+            "-c",
+            "import odoo.release as r; print(*r.version_info[:2])",
+        ],
+        text=True,
+    )
+    return tuple(int(part) for part in out.split())
 
 
 def odoo_addons_dir():
@@ -110,12 +133,21 @@ class Bench:
         self.base_port = port
         self.reuse = reuse
         self.keep = keep
+        missing = [name for name in PG_ENVIRONMENT if not os.environ.get(name)]
+        if missing:
+            raise SystemExit(
+                f"bench: {', '.join(missing)} not set; run the benchmark with "
+                "bench/run, which starts its PostgreSQL and sets them"
+            )
         self.pg = {
-            "host": os.environ.get("PGHOST", "127.0.0.1"),
-            "port": int(os.environ.get("PGPORT", "55432")),
-            "user": os.environ.get("PGUSER", "odoo"),
-            "password": os.environ.get("PGPASSWORD", "odoo"),
+            "host": os.environ["PGHOST"],
+            "port": int(os.environ["PGPORT"]),
+            "user": os.environ["PGUSER"],
+            "password": os.environ["PGPASSWORD"],
         }
+        self.odoo_version = odoo_version()
+        # the servers started by the scenario being run (respawn checks)
+        self.servers = []
         # The addons measured: the working tree, or a commit exported (the
         # working tree may hold others' unfinished changes).
         self.src = REPO
@@ -160,6 +192,36 @@ class Bench:
     def drop_db(self, db):
         self.admin(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
 
+    def statements_reset(self):
+        """Reset pg_stat_statements when the cluster has it loaded (dev/pg.sh
+        pg_durable does); False when it has not."""
+        if (
+            "pg_stat_statements"
+            not in self.admin("SHOW shared_preload_libraries")[0][0]
+        ):
+            return False
+        self.admin("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+        self.admin("SELECT pg_stat_statements_reset()")
+        return True
+
+    def statements_dump(self, path):
+        """The statements run since :meth:`statements_reset`, most time first:
+        where a runner's database time goes."""
+        rows = self.admin(
+            """
+            SELECT calls, round(total_exec_time::numeric, 1),
+                   round(mean_exec_time::numeric, 3), rows, wal_bytes,
+                   regexp_replace(query, '\\s+', ' ', 'g')
+              FROM pg_stat_statements
+             WHERE dbid <> (SELECT oid FROM pg_database WHERE datname = 'postgres')
+             ORDER BY total_exec_time DESC
+            """
+        )
+        with open(path, "w") as out:
+            out.write("calls\ttotal_ms\tmean_ms\trows\twal_bytes\tquery\n")
+            for row in rows:
+                out.write("\t".join(str(value) for value in row)[:2000] + "\n")
+
     def odoo_args(self, db):
         return [
             "-d",
@@ -192,6 +254,7 @@ class Bench:
     def template(self, runner):
         """The runner's template database, (re)built when its sources changed
         (checked once per run: the working tree may change meanwhile)."""
+        runner = TEMPLATE_OF.get(runner, runner)
         if runner not in self._templates:
             self._templates[runner] = self._template(runner)
         return self._templates[runner]
@@ -217,7 +280,10 @@ class Bench:
                     *self.odoo_args(db),
                     "-i",
                     MODULES[runner],
-                    "--without-demo=all",
+                    # a boolean from Odoo 19 (it warns about "all")
+                    "--without-demo=all"
+                    if self.odoo_version < (19, 0)
+                    else "--without-demo",
                     "--stop-after-init",
                     "--max-cron-threads=0",
                     "--http-port",
@@ -242,7 +308,16 @@ class Bench:
     # Processes
     # ------------------------------------------------------------------
     def server(self, runner, db, slot=0, **kwargs):
-        return Server(self, runner, db, slot, **kwargs)
+        server = Server(self, runner, db, slot, **kwargs)
+        self.servers.append(server)
+        return server
+
+    def floor(self, db, processes, channels):
+        return Floor(self, db, processes, channels)
+
+    def respawn_problems(self):
+        """What crash-looped in the servers of the scenario just run."""
+        return [p for server in self.servers for p in server.respawn_problems()]
 
     def helper(self, db, channels):
         return Helper(self, db, channels)
@@ -255,10 +330,58 @@ def runner_env(channels, port=None):
     return env
 
 
+class ProcessWatch(threading.Thread):
+    """The children of a server's master process, sampled from /proc.
+
+    A worker that dies at start is respawned by the master at once, again
+    and again (with zope.event >= 5.1 the gevent process of a prefork
+    server does so every second), silently eating a core: counting the
+    distinct children seen tells.
+    """
+
+    def __init__(self, pid, interval=0.2):
+        super().__init__(daemon=True)
+        self.pid = pid
+        self.interval = interval
+        self.children = {}  # pid: "gevent" or "worker"
+        self._halt = threading.Event()
+
+    def run(self):
+        path = Path(f"/proc/{self.pid}/task/{self.pid}/children")
+        while not self._halt.is_set():
+            with contextlib.suppress(OSError):
+                for child in path.read_text().split():
+                    if int(child) not in self.children:
+                        self.children[int(child)] = self._kind(child)
+            self._halt.wait(self.interval)
+
+    @staticmethod
+    def _kind(pid):
+        try:
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            return "worker"
+        # the master runs sys.argv[0] again with "gevent" (long_polling_spawn)
+        return "gevent" if b"gevent" in argv[1:3] else "worker"
+
+    def stop(self):
+        self._halt.set()
+        self.join()
+
+    def count(self, kind):
+        return sum(1 for value in self.children.values() if value == kind)
+
+
 class Server:
-    """A real ``odoo`` server (prefork) for one runner."""
+    """A real ``odoo`` server (prefork unless ``workers=0``) for one runner."""
 
     WORKER_RE = re.compile(rb"Worker (\w+) \((\d+)\) alive")
+    # Workers that Odoo itself ends or kills on purpose (limits): their
+    # replacements are no crash loop.
+    RECYCLED_RE = re.compile(
+        rb"timeout after \d+s|max request \(|memory limit \(|CPU time limit|"
+        rb"max age \(|Parent changed"
+    )
 
     def __init__(
         self,
@@ -271,12 +394,14 @@ class Server:
         cron_threads=None,
         extra=(),
         env=None,
+        workers=None,
     ):
         self.bench = bench
         self.runner = runner
         self.db = db
         self.port = bench.base_port + 2 * slot
         self.capacity = capacity
+        self.workers_count = capacity if workers is None else workers
         self.channels = channels or f"root:{capacity}"
         self.cron_threads = capacity if cron_threads is None else cron_threads
         self.extra = list(extra)
@@ -284,6 +409,8 @@ class Server:
         self.logfile = bench.out_dir / f"{db}_server{slot}.log"
         self.process = None
         self.starts = 0
+        # (ProcessWatch, log offset at its start) per start of the server
+        self.watches = []
 
     def command(self):
         cmd = [
@@ -296,7 +423,7 @@ class Server:
             "--gevent-port",
             str(self.port + 1),
             "--workers",
-            str(self.capacity),
+            str(self.workers_count),
             "--max-cron-threads",
             str(self.cron_threads),
             "--log-level=info",
@@ -322,9 +449,41 @@ class Server:
             start_new_session=True,
         )
         output.close()
+        if self.workers_count:
+            watch = ProcessWatch(self.process.pid)
+            watch.start()
+            self.watches.append((watch, self.log_offset))
         if wait:
             self.wait_ready()
         return self
+
+    def _stop_watch(self):
+        for watch, _offset in self.watches:
+            if watch.is_alive():
+                watch.stop()
+
+    def respawn_problems(self):
+        """Children respawned beyond what each start needs and what Odoo's
+        limits explain: a crash loop, which makes the figures invalid."""
+        self._stop_watch()
+        problems = []
+        text = self.logfile.read_bytes() if self.logfile.exists() else b""
+        offsets = [offset for _watch, offset in self.watches] + [len(text)]
+        for number, (watch, offset) in enumerate(self.watches):
+            segment = text[offset : offsets[number + 1]]
+            recycled = len(self.RECYCLED_RE.findall(segment))
+            # HTTP and cron workers, the gevent process, and the workers
+            # Odoo replaced on purpose
+            wanted = self.workers_count + self.cron_threads + 1 + recycled
+            started = len(watch.children)
+            # one more than needed: a worker recycled as the run ends
+            if started > wanted + 1:
+                problems.append(
+                    f"{self.logfile.name} (start {number + 1}): {started} "
+                    f"processes started for {wanted} ({watch.count('gevent')} "
+                    "gevent): a crash loop, see the log"
+                )
+        return problems
 
     def wait_ready(self, timeout=60):
         deadline = time.time() + timeout
@@ -344,6 +503,7 @@ class Server:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait()
+        self._stop_watch()
 
     def stop(self):
         if not self.process or self.process.poll() is not None:
@@ -484,6 +644,51 @@ class Helper:
 
     def __exit__(self, *exc):
         self.close()
+
+
+class Floor:
+    """The floor runner: ``processes`` bare Job API loops (``floor.py``)."""
+
+    def __init__(self, bench, db, processes, channels):
+        self.processes = []
+        for number in range(processes):
+            with open(bench.out_dir / f"{db}_floor{number}.log", "ab") as stderr:
+                self.processes.append(
+                    subprocess.Popen(
+                        [
+                            sys.executable,
+                            str(BENCH_DIR / "floor.py"),
+                            *bench.odoo_args(db),
+                            "--log-level=warn",
+                        ],
+                        stdin=subprocess.DEVNULL,
+                        stdout=subprocess.PIPE,
+                        stderr=stderr,
+                        env=runner_env(channels),
+                        text=True,
+                    )
+                )
+        for process in self.processes:
+            if not process.stdout.readline():
+                self.stop()
+                raise RuntimeError(f"a floor process died, see {bench.out_dir}")
+
+    def stop(self):
+        for process in self.processes:
+            if process.poll() is None:
+                process.terminate()
+        for process in self.processes:
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
 
 
 class Probe:

@@ -27,7 +27,8 @@ import sys
 import time
 from datetime import timedelta
 
-import odoo
+from odoo import api, fields
+from odoo.modules.registry import Registry
 from odoo.tools import config
 
 
@@ -44,7 +45,7 @@ def setup(env, runner, capacity, probe_cron):
     # In a database copied from the template every standard cron is due at
     # once: the first minute of a server would go to them, not to the jobs.
     others = env["ir.cron"].with_context(active_test=False).search([]) - runners
-    others.write({"nextcall": odoo.fields.Datetime.now() + timedelta(days=1)})
+    others.write({"nextcall": fields.Datetime.now() + timedelta(days=1)})
     if probe_cron:
         env["ir.cron"].create(
             {
@@ -54,7 +55,7 @@ def setup(env, runner, capacity, probe_cron):
                 "code": "model.probe('cron-tick')",
                 "interval_number": 1,
                 "interval_type": "minutes",
-                "nextcall": odoo.fields.Datetime.now(),
+                "nextcall": fields.Datetime.now(),
             }
         )
 
@@ -81,7 +82,7 @@ def handle(registry, command):
         marks["t"] = time.time()
 
     with registry.cursor() as cr:
-        env = odoo.api.Environment(cr, odoo.SUPERUSER_ID, {})
+        env = api.Environment(cr, api.SUPERUSER_ID, {})
         if command["op"] == "setup":
             setup(
                 env, command["runner"], command["capacity"], command.get("probe_cron")
@@ -100,7 +101,10 @@ def handle(registry, command):
 
 def main(argv):
     config.parse_config(argv)
-    registry = odoo.modules.registry.Registry(config["db_name"])
+    db_name = config["db_name"]
+    # a comma-separated string up to Odoo 18, a list from 19
+    db_name = db_name[0] if isinstance(db_name, list) else db_name.split(",")[0]
+    registry = Registry(db_name)
     out = sys.stdout
     out.write(json.dumps({"ready": True}) + "\n")
     out.flush()

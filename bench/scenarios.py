@@ -65,7 +65,10 @@ def drain(bench, runner, jobs=2000, duration=0.0, capacity=2, timeout=600):
     name = "drain" if not duration else "drain_slow"
     with ExitStack() as stack:
         db, helper, probe = open_scenario(stack, bench, runner, name, capacity)
-        stack.enter_context(bench.server(runner, db, capacity=capacity))
+        if runner == "floor":
+            stack.enter_context(bench.floor(db, capacity, f"root:{capacity}"))
+        else:
+            stack.enter_context(bench.server(runner, db, capacity=capacity))
         time.sleep(SETTLE)
         keys = [f"d-{number}" for number in range(jobs)]
         timings = helper.enqueue(
@@ -205,11 +208,24 @@ def running_keys(probe):
     return {name[len("probe ") :] for (name,) in probe.query(RUNNING_JOBS)}
 
 
-def kill(bench, runner, jobs=8, duration=6.0, capacity=2, kill_after=3.0, timeout=180):
-    """kill -9 the server while long jobs run, restart it at once."""
+def kill(
+    bench,
+    runner,
+    jobs=8,
+    duration=6.0,
+    capacity=2,
+    kill_after=3.0,
+    timeout=180,
+    workers=None,
+):
+    """kill -9 the server while long jobs run, restart it at once.
+
+    ``workers=0`` runs the threaded server (with ``capacity`` cron threads)."""
     with ExitStack() as stack:
         db, helper, probe = open_scenario(stack, bench, runner, "kill", capacity)
-        server = stack.enter_context(bench.server(runner, db, capacity=capacity))
+        server = stack.enter_context(
+            bench.server(runner, db, capacity=capacity, workers=workers)
+        )
         time.sleep(SETTLE)
         keys = [f"k-{number}" for number in range(jobs)]
         t0 = helper.enqueue([probe_job(key, duration) for key in keys])
@@ -219,7 +235,8 @@ def kill(bench, runner, jobs=8, duration=6.0, capacity=2, kill_after=3.0, timeou
         server.kill9()
         server.start(wait=False)
         server.wait_ready()
-        ready_s = time.time() - t_kill
+        t_ready = time.time()
+        ready_s = t_ready - t_kill
         finished = probe.wait_idle(timeout)
         rows = probe.rows("k-%")
         started = {row[0]: row[3] for row in rows}
@@ -232,6 +249,10 @@ def kill(bench, runner, jobs=8, duration=6.0, capacity=2, kill_after=3.0, timeou
             "interrupted": len(interrupted),
             "restart_s": rounded(ready_s, 2),
             "first_start_after_kill_s": rounded(min(after, default=None), 2),
+            # from the moment the restarted server answers HTTP
+            "first_start_after_ready_s": rounded(
+                min(after) - ready_s if after else None, 2
+            ),
             "recovery_s": rounded(max(reruns), 2)
             if reruns and len(reruns) == len(interrupted)
             else None,

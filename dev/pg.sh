@@ -23,7 +23,8 @@ export PGHOST=127.0.0.1 PGPORT=${PGPORT:-55432} PGUSER=odoo PGPASSWORD=odoo PGDA
 
 pg_durable() {
     PG_DIR="$LOCAL_DIR/pg-durable"
-    PG_SETTINGS="-c fsync=on -c synchronous_commit=on -c full_page_writes=on"
+    # pg_stat_statements: the benchmark's per-statement accounting (docs/bench.md)
+    PG_SETTINGS="-c fsync=on -c synchronous_commit=on -c full_page_writes=on -c shared_preload_libraries=pg_stat_statements"
     PGPORT=${QUEUE_JOB_SH_DURABLE_PGPORT:-55433}
 }
 
