@@ -194,6 +194,7 @@ SELECT (hashtext(COALESCE(job.name, channel.complete_name)) & 1073741823) + 1
         """The ``queue.job.channel`` record of this channel, created (with
         its parents) when missing, with the settings it has now."""
         self.ensure_one()
+        self.check_access("read")  # managers only, whatever holds the settings
         if not self.env["queue.job.sh.runner"]._channels_from_records():
             raise UserError(self.env["queue.job.sh.dashboard"]._channels_source())
         if self.channel_id:

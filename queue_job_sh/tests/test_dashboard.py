@@ -13,6 +13,7 @@ from odoo.tools import format_datetime
 
 from odoo.addons.queue_job.jobrunner.runner import PG_ADVISORY_LOCK_ID
 
+from .. import odoo_series
 from .dashboard_common import DashboardDataMixin
 
 STAT = "queue.job.sh.channel.stat"
@@ -28,10 +29,17 @@ class TestDashboard(DashboardDataMixin, TransactionCase):
         cls._setup_dashboard_data()
         cls.Channel = cls.env["queue.job.channel"]
         cls.root = cls.Channel.search([("complete_name", "=", "root")])
-        cls.root.capacity = 6
-        cls.channel_a = cls.Channel.create(
-            {"name": "qjsh_a", "parent_id": cls.root.id, "capacity": 4}
-        )
+        cls.channel_a = cls.Channel.create({"name": "qjsh_a", "parent_id": cls.root.id})
+        cls.settings_in_records = bool(odoo_series.channel_setting_fields(cls.env))
+        if cls.settings_in_records:
+            cls.root.capacity = 6
+            cls.channel_a.capacity = 4
+        else:
+            cls.startClassPatcher(
+                patch.dict(
+                    os.environ, {"ODOO_QUEUE_JOB_CHANNELS": "root:6,root.qjsh_a:4"}
+                )
+            )
         cls.crons = cls.env["queue.job.sh.runner"]._runner_crons()
         cls.manager = new_test_user(
             cls.env,
@@ -54,6 +62,10 @@ class TestDashboard(DashboardDataMixin, TransactionCase):
             for warning in self.env[DASHBOARD].get_dashboard_data()["warnings"]
             if level in (None, warning["level"])
         ]
+
+    def _problems(self):
+        """The danger and warning messages, without the informative ones."""
+        return self._warnings("danger") + self._warnings("warning")
 
     # ------------------------------------------------------------------
     # Figures
@@ -93,7 +105,7 @@ class TestDashboard(DashboardDataMixin, TransactionCase):
                     "oldest_ready_age": "5 min",
                     "capacity": 4,
                     "paused": False,
-                    "editable": True,
+                    "editable": self.settings_in_records,
                 }
             ],
         )
@@ -112,7 +124,12 @@ class TestDashboard(DashboardDataMixin, TransactionCase):
         self.env.invalidate_all()
         self.assertEqual(self._stat(channel).id, stat.id)
 
+    def _skip_without_channel_records(self):
+        if not self.settings_in_records:
+            self.skipTest("this queue_job keeps no channel settings in records")
+
     def test_capacity_and_pause(self):
+        self._skip_without_channel_records()
         # unconfigured subchannels take their parent's default capacity
         self.channel_a.capacity_default = 2
         self._job("pending", "root.qjsh_a.sub", created=-5)
@@ -203,24 +220,26 @@ class TestDashboard(DashboardDataMixin, TransactionCase):
     def test_no_warning(self):
         self._job("pending", "root.qjsh_a", created=-5)
         self._pass(-60, -59, "queue_empty")
-        self.assertEqual(self._warnings(), [])
+        self.assertFalse(self._problems())
+        # and where the channel settings come from, when not from the records
+        self.assertEqual(len(self._warnings("info")), not self.settings_in_records)
 
     def test_warning_no_recent_pass(self):
         message = "no runner pass started in the last 15 minutes"
         self._pass(-1200, -1190, "queue_empty")
-        self.assertFalse(self._warnings())  # no job ready: nothing to run
+        self.assertFalse(self._problems())  # no job ready: nothing to run
         job = self._job("pending", "root.qjsh_a", created=-5, eta=60)
-        self.assertFalse(self._warnings())  # waiting for its ETA
+        self.assertFalse(self._problems())  # waiting for its ETA
         self.env.cr.execute("UPDATE queue_job SET eta = NULL WHERE id = %s", (job,))
         self.assertIn(message, self._warnings("danger")[0])
         # a pass still running (started 20 minutes ago) is activity
         running = self._pass(-1200)
-        self.assertFalse(self._warnings())
+        self.assertFalse(self._problems())
         # ... unless it is too old to be alive
         running.started_at = self._at(-7200)
         self.assertIn(message, self._warnings("danger")[0])
         self._pass(-60, -50, "budget")
-        self.assertFalse(self._warnings())
+        self.assertFalse(self._problems())
 
     def test_warning_inactive_crons(self):
         self._pass(-60, -59, "queue_empty")
@@ -237,7 +256,7 @@ class TestDashboard(DashboardDataMixin, TransactionCase):
 
     def test_warning_http_jobrunner(self):
         self._pass(-60, -59, "queue_empty")
-        self.assertFalse(self._warnings())
+        self.assertFalse(self._problems())
         # queue_job's jobrunner holds this lock on a connection of its own
         with self.registry.cursor() as cr:
             cr.execute("SELECT pg_advisory_lock(%s)", (PG_ADVISORY_LOCK_ID,))
@@ -250,7 +269,7 @@ class TestDashboard(DashboardDataMixin, TransactionCase):
     def test_warning_stuck_started(self):
         self._pass(-60, -59, "queue_empty")
         self._job("started", "root.qjsh_a", created=-1000, started=-600)
-        self.assertFalse(self._warnings())
+        self.assertFalse(self._problems())
         self._job("started", "root.qjsh_a", created=-9000, started=-7200)
         self._job("started", "root.qjsh_a", created=-9000, started=-3700)
         (warning,) = self._warnings("warning")
@@ -263,13 +282,33 @@ class TestDashboard(DashboardDataMixin, TransactionCase):
         channels = "root:3,root.qjsh_a:2"
         with patch.dict(os.environ, {"ODOO_QUEUE_JOB_CHANNELS": channels}):
             (info,) = self._warnings("info")
-            self.assertIn("configured by the server's channels option", info)
+            self.assertIn(
+                "configured by the server's channels option"
+                if self.settings_in_records
+                else "takes the channels from the server's channels option only",
+                info,
+            )
             stat = self._stat("root.qjsh_a")
             self.assertRecordValues(stat, [{"capacity": 2, "editable": False}])
             with self.assertRaises(UserError):
                 stat.action_pause()
+            with self.assertRaises(UserError):
+                stat.action_open_channel()
         with patch.dict(os.environ, {"ODOO_QUEUE_JOB_CHANNELS": "root.x:2:sequential"}):
             self.assertIn("Invalid channel configuration", self._warnings("danger")[0])
+
+    def test_channels_without_option(self):
+        """No channels option: the records hold the settings where queue_job
+        keeps them there, else queue_job's default applies (root:1)."""
+        with patch.dict(os.environ):
+            os.environ.pop("ODOO_QUEUE_JOB_CHANNELS", None)
+            stat = self._stat("root")
+            if self.settings_in_records:
+                self.assertRecordValues(stat, [{"capacity": 6, "editable": True}])
+                self.assertFalse(self._warnings("info"))
+            else:
+                self.assertRecordValues(stat, [{"capacity": 1, "editable": False}])
+                self.assertIn("root:1 when it is not set", self._warnings("info")[0])
 
     # ------------------------------------------------------------------
     # Actions and access
@@ -300,8 +339,11 @@ class TestDashboard(DashboardDataMixin, TransactionCase):
         self.assertEqual(env[STAT].search([("name", "=", "root.qjsh_a")]).ready, 1)
         self.assertTrue(env[MINUTE].search([]))
         self.assertTrue(env["queue.job.sh.pass"].search_count([]) >= 0)
-        env[STAT].search([("name", "=", "root.qjsh_a")]).action_pause()
-        self.assertTrue(self.channel_a.paused)
+        stat = env[STAT].search([("name", "=", "root.qjsh_a")])
+        self.assertEqual(stat.action_open_jobs()["res_model"], "queue.job")
+        if self.settings_in_records:
+            stat.action_pause()
+            self.assertTrue(self.channel_a.paused)
 
     def test_access_denied(self):
         self._job("pending", "root.qjsh_a", created=-5)
@@ -319,4 +361,5 @@ class TestDashboard(DashboardDataMixin, TransactionCase):
         ):
             with self.assertRaises(AccessError):
                 call()
-        self.assertFalse(self.channel_a.paused)
+        if self.settings_in_records:
+            self.assertFalse(self.channel_a.paused)

@@ -5,15 +5,19 @@
 import base64
 import os
 import time
+from unittest.mock import patch
 
 from odoo.tests import HttpCase, tagged
 from odoo.tests.common import ChromeBrowser
 
+from .. import odoo_series
 from .dashboard_common import DashboardDataMixin
 
 URL = "/odoo/action-queue_job_sh.queue_job_sh_dashboard_action"
 # Set to a file path to save a screenshot of the screen (for the README).
 SCREENSHOT_ENV = "QUEUE_JOB_SH_SCREENSHOT"
+# The channels of the records below, in queue_job's channels option.
+CHANNELS = "root:6,root.import:4,root.mail:2,root.export:1:paused"
 
 
 @tagged("post_install", "-at_install")
@@ -26,14 +30,20 @@ class TestDashboardTour(DashboardDataMixin, HttpCase):
         cls._setup_dashboard_data()
         Channel = cls.env["queue.job.channel"]
         root = Channel.search([("complete_name", "=", "root")])
-        root.capacity = 6
-        cls.channel = Channel.create(
-            {"name": "import", "parent_id": root.id, "capacity": 4}
-        )
-        Channel.create({"name": "mail", "parent_id": root.id, "capacity": 2})
-        Channel.create(
-            {"name": "export", "parent_id": root.id, "capacity": 1, "paused": True}
-        )
+        cls.channel = Channel.create({"name": "import", "parent_id": root.id})
+        mail = Channel.create({"name": "mail", "parent_id": root.id})
+        export = Channel.create({"name": "export", "parent_id": root.id})
+        cls.settings_in_records = bool(odoo_series.channel_setting_fields(cls.env))
+        if cls.settings_in_records:
+            root.capacity = 6
+            cls.channel.capacity = 4
+            mail.capacity = 2
+            export.write({"capacity": 1, "paused": True})
+        else:
+            cls.startClassPatcher(
+                patch.dict(os.environ, {"ODOO_QUEUE_JOB_CHANNELS": CHANNELS})
+            )
+            cls.env["queue.job.sh.runner"]._sync_runner_crons()
         for created in (-300, -120, -30):
             cls._job("pending", "root.import", created=created)
         for eta in (600, 1200):
@@ -67,8 +77,17 @@ class TestDashboardTour(DashboardDataMixin, HttpCase):
         cls._pass(-5, cron=crons[2])
 
     def test_runners_dashboard(self):
+        """Channel settings in records: the screen pauses a channel."""
+        if not self.settings_in_records:
+            self.skipTest("this queue_job keeps no channel settings in records")
         self.start_tour(URL, "queue_job_sh_runners_dashboard", login="admin")
         self.assertTrue(self.channel.paused)
+
+    def test_runners_dashboard_channels_option(self):
+        """Channel settings in the channels option: read-only figures (the
+        only way with a queue_job that keeps none in records)."""
+        with patch.dict(os.environ, {"ODOO_QUEUE_JOB_CHANNELS": CHANNELS}):
+            self.start_tour(URL, "queue_job_sh_runners_dashboard_option", login="admin")
 
     def test_screenshot(self):
         """Save a screenshot of the screen when SCREENSHOT_ENV names a file."""
