@@ -5,7 +5,10 @@
 On production, Odoo.sh lets only itself reach this route (others get a 403
 from the platform), so the addon adds no secret of its own. On staging and
 development the route is open, for testing: there the change is recorded
-as a simulation (see ``queue.job.sh.ip.change``).
+as a simulation (see ``queue.job.sh.ip.change``), at most one per interval;
+more frequent notifications get a 429. Outside Odoo.sh (no ``ODOO_STAGE``)
+nothing guards the route: it answers 404 unless the
+``ip_change_without_stage`` setting opens it.
 """
 
 import ipaddress
@@ -14,6 +17,8 @@ import os
 
 from odoo import SUPERUSER_ID, http
 from odoo.http import request
+
+from ..models.queue_job_sh_ip_change import route_open_without_stage
 
 _logger = logging.getLogger(__name__)
 
@@ -88,6 +93,10 @@ class IpChangeController(http.Controller):
         readonly=False,
     )
     def ip_change(self, **kwargs):
+        # read at each call: tests and the platform set it per process
+        stage = os.environ.get("ODOO_STAGE") or ""
+        if not stage and not route_open_without_stage():
+            raise request.not_found()
         # werkzeug routes HEAD to GET rules; a HEAD must not record anything
         if request.httprequest.method != "GET":
             return _text_response("only GET", 405, [("Allow", "GET")])
@@ -96,9 +105,15 @@ class IpChangeController(http.Controller):
         except InvalidIpChange as error:
             _logger.info("Rejected IP change notification: %s", error)
             return _text_response(str(error), 400)
-        # read at each call: tests and the platform set it per process
-        stage = os.environ.get("ODOO_STAGE") or ""
-        request.env["queue.job.sh.ip.change"].with_user(SUPERUSER_ID)._record_ip_change(
-            old, new, stage
+        recording = (
+            request.env["queue.job.sh.ip.change"]
+            .with_user(SUPERUSER_ID)
+            ._record_ip_change(old, new, stage)
         )
+        if recording.retry_after:
+            return _text_response(
+                "too frequent: one change per interval on this stage",
+                429,
+                [("Retry-After", str(recording.retry_after))],
+            )
         return _text_response("ok")

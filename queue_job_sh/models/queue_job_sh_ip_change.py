@@ -4,13 +4,14 @@
 
 The controller validates the request and calls :meth:`_record_ip_change`,
 which records the change in system parameters and enqueues one job,
-:meth:`_react_to_ip_change`; on every stage but production it records at
-most one change per interval (``ip_change_interval`` setting, 60 seconds)
-and counts the notifications it refuses. That job runs the reactions in one transaction:
-the hook other addons extend (:meth:`_on_ip_change` on production,
-:meth:`_on_ip_change_simulation` on the other stages), a message to the
-administrators, and one webhook job per configured URL
-(:meth:`_send_ip_change_webhook`), each with its own retries.
+:meth:`_react_to_ip_change`. On every stage but production it records at
+most one change per interval (the ``ip_change_interval`` setting, 60
+seconds by default) and counts the notifications it refuses. The job runs
+the reactions in one transaction: the hook other addons extend
+(:meth:`_on_ip_change` on production, :meth:`_on_ip_change_simulation` on
+the other stages), a message to the administrators, and one webhook job
+per configured URL (:meth:`_send_ip_change_webhook`), each with its own
+retries.
 """
 
 import logging
@@ -75,9 +76,9 @@ def is_simulation(stage):
 
 
 def route_open_without_stage():
-    """Whether the route answers on a server without ``ODOO_STAGE`` (not on
-    Odoo.sh, where nothing guards it): the ``ip_change_without_stage``
-    setting, 1 or 0; off by default."""
+    """Whether the route answers on a server without ``ODOO_STAGE``, that
+    is outside Odoo.sh, where no platform guards it: the
+    ``ip_change_without_stage`` setting (1 or 0), off by default."""
     value = odoo_series.setting("ip_change_without_stage") or ""
     return value.strip().lower() in ("1", "true", "yes")
 
@@ -165,6 +166,7 @@ class QueueJobShIpChange(models.AbstractModel):
         inserted or updated after its snapshot); Odoo retries the whole
         request, which then sees the recorded change and does nothing.
         The INSERT gives the first notification ever a row to lock too.
+        That expected, retried error is not logged as a bad query.
         """
         self.env.flush_all()
         self.env.cr.execute(
@@ -176,14 +178,16 @@ class QueueJobShIpChange(models.AbstractModel):
                 key,
                 self.env.uid,
                 self.env.uid,
-            )
+            ),
+            log_exceptions=False,
         )
         self.env.cr.execute(
             SQL(
                 "SELECT value FROM ir_config_parameter WHERE key = %s "
                 "FOR NO KEY UPDATE",
                 key,
-            )
+            ),
+            log_exceptions=False,
         )
         value = self.env.cr.fetchone()[0]
         self.env["ir.config_parameter"].invalidate_model()
@@ -342,7 +346,8 @@ class QueueJobShIpChange(models.AbstractModel):
             SQL(
                 "DELETE FROM ir_config_parameter WHERE key = %s RETURNING value",
                 SIMULATION_REFUSED_PARAM,
-            )
+            ),
+            log_exceptions=False,
         )
         row = self.env.cr.fetchone()
         return int(row[0]) if row and row[0].isdigit() else 0

@@ -23,10 +23,10 @@ from urllib.parse import urlencode
 
 import psycopg2
 
-import odoo
 from odoo import SUPERUSER_ID, api, fields
 from odoo.exceptions import ValidationError
 from odoo.service.model import PG_CONCURRENCY_EXCEPTIONS_TO_RETRY
+from odoo.sql_db import db_connect
 from odoo.tests import HttpCase, TransactionCase, tagged
 from odoo.tools import mute_logger
 
@@ -37,6 +37,7 @@ from odoo.addons.queue_job.job import Job
 from ..models.queue_job_sh_ip_change import (
     PRODUCTION_PARAMS,
     SIMULATION_PARAMS,
+    SIMULATION_REFUSED_PARAM,
     WEBHOOK_ON_SIMULATION_PARAM,
     WEBHOOK_URLS_PARAM,
     QueueJobShIpChange,
@@ -47,6 +48,8 @@ MODEL = "queue.job.sh.ip.change"
 MODEL_LOGGER = "odoo.addons.queue_job_sh.models.queue_job_sh_ip_change"
 QUEUE_JOB_CONTROLLER_LOGGER = "odoo.addons.queue_job.controllers.main"
 OLD, NEW = "198.51.100.1", "203.0.113.7"
+WITHOUT_STAGE_ENV = "ODOO_QUEUE_JOB_SH_IP_CHANGE_WITHOUT_STAGE"
+INTERVAL_ENV = "ODOO_QUEUE_JOB_SH_IP_CHANGE_INTERVAL"
 
 
 class WebhookServer:
@@ -116,7 +119,8 @@ class TestIpChange(HttpCase):
         environ = patch.dict(os.environ)
         environ.start()
         self.addCleanup(environ.stop)
-        os.environ.pop("ODOO_STAGE", None)
+        for name in ("ODOO_STAGE", WITHOUT_STAGE_ENV, INTERVAL_ENV):
+            os.environ.pop(name, None)
         self.webhook.reset()
         # every test starts from an empty queue and nothing recorded
         self.env["queue.job"].search([]).unlink()
@@ -133,6 +137,19 @@ class TestIpChange(HttpCase):
     def set_param(self, key, value):
         self.env["ir.config_parameter"].set_param(key, value)
         self.env.flush_all()
+
+    def let_interval_pass(self, seconds=60):
+        """Time passes: the last simulated change is ``seconds`` old."""
+        at = fields.Datetime.now() - timedelta(seconds=seconds)
+        self.set_param(SIMULATION_PARAMS.date, fields.Datetime.to_string(at))
+
+    def assertTooFrequent(self, response, retry_after=60):
+        self.assertEqual(response.status_code, 429, response.text)
+        self.assertIn("too frequent", response.text)
+        # rounded up to the second
+        self.assertIn(
+            int(response.headers["Retry-After"]), (retry_after - 1, retry_after)
+        )
 
     def call(self, query, **kwargs):
         """GET the route with ``query`` (a dict or a list of pairs)."""
@@ -244,7 +261,7 @@ class TestIpChange(HttpCase):
                 }
             ],
         )
-        self.assertEqual(job.args, [OLD, NEW, date, "production"])
+        self.assertEqual(job.args, [OLD, NEW, date, "production", 0])
 
     def test_production_ipv6_with_new(self):
         self.set_stage("production")
@@ -296,7 +313,9 @@ class TestIpChange(HttpCase):
     def test_get_only(self):
         self.set_stage("production")
         query = urlencode({"ip": NEW, "old": OLD})
-        self.assertEqual(self.call(query, head=True).status_code, 405)
+        self.assertEqual(
+            self.opener.head(f"{self.base_url()}{ROUTE}?{query}").status_code, 405
+        )
         response = self.opener.post(
             f"{self.base_url()}{ROUTE}?{query}", data={"ip": NEW, "old": OLD}
         )
@@ -468,6 +487,7 @@ class TestIpChange(HttpCase):
         # webhooks only when explicitly allowed on this stage
         self.assertFalse(self.jobs("_send_ip_change_webhook"))
         self.set_param(WEBHOOK_ON_SIMULATION_PARAM, "True")
+        self.let_interval_pass()
         self.assertOk(self.call({"ip": "203.0.113.9", "old": NEW}))
         self.run_job(self.jobs("_react_to_ip_change")[-1:])
         webhook = self.jobs("_send_ip_change_webhook")
@@ -479,12 +499,91 @@ class TestIpChange(HttpCase):
             ("staging", NEW, "203.0.113.9"),
         )
 
-    def test_no_stage_is_a_simulation(self):
-        # a local server without ODOO_STAGE: same as development
+    def test_off_without_stage(self):
+        # a server outside Odoo.sh: nothing guards the route, it is not there
+        query = urlencode({"ip": NEW, "old": OLD})
+        for response in (
+            self.call(query),
+            self.call({"ip": "256.1.1.1", "old": OLD}),
+            self.opener.head(f"{self.base_url()}{ROUTE}?{query}"),
+        ):
+            self.assertEqual(response.status_code, 404)
+        self.env.invalidate_all()
+        self.assertEqual(self.recorded(PRODUCTION_PARAMS), (None, None, None))
+        self.assertEqual(self.recorded(SIMULATION_PARAMS), (None, None, None))
+        self.assertFalse(self.env["queue.job"].search([]))
+
+    def test_without_stage_setting(self):
+        # opened for a test outside Odoo.sh: same as development
+        os.environ[WITHOUT_STAGE_ENV] = "1"
         self.assertOk(self.call({"ip": NEW, "old": OLD}))
         self.assertEqual(self.recorded(PRODUCTION_PARAMS), (None, None, None))
         self.assertEqual(self.recorded(SIMULATION_PARAMS)[:2], (NEW, OLD))
         self.assertEqual(self.jobs("_react_to_ip_change").args[3], "")
+        self.assertTooFrequent(self.call({"ip": OLD, "old": NEW}))
+        os.environ[WITHOUT_STAGE_ENV] = "0"
+        self.assertEqual(self.call({"ip": OLD, "old": NEW}).status_code, 404)
+
+    def test_simulation_limit(self):
+        """One simulated change per interval; the next message counts the
+        refused ones."""
+        self.set_stage("development")
+        self.assertOk(self.call({"ip": NEW, "old": OLD}))
+        recorded = self.recorded(SIMULATION_PARAMS)
+        # another change, then the recorded one again: both too soon
+        with self.assertLogs(MODEL_LOGGER, logging.INFO) as logs:
+            self.assertTooFrequent(self.call({"ip": OLD, "old": NEW}))
+        self.assertIn("refused: too frequent", logs.output[0])
+        self.assertTooFrequent(self.call({"ip": NEW, "old": OLD}))
+        self.let_interval_pass(30)
+        self.assertTooFrequent(self.call({"ip": OLD, "old": NEW}), retry_after=30)
+        # nothing recorded, nothing enqueued
+        self.assertEqual(self.recorded(SIMULATION_PARAMS)[:2], recorded[:2])
+        self.assertEqual(len(self.jobs("_react_to_ip_change")), 1)
+        get_param = self.env["ir.config_parameter"].get_param
+        self.assertEqual(get_param(SIMULATION_REFUSED_PARAM), "3")
+        self.run_job(self.jobs("_react_to_ip_change"))
+        self.assertNotIn("refused", self.admin_messages().body)
+        # the interval is over: recorded, with the count of refusals
+        self.let_interval_pass()
+        self.assertOk(self.call({"ip": OLD, "old": NEW}))
+        self.assertEqual(self.recorded(SIMULATION_PARAMS)[:2], (OLD, NEW))
+        self.assertFalse(get_param(SIMULATION_REFUSED_PARAM))
+        reaction = self.jobs("_react_to_ip_change")[-1:]
+        self.assertEqual(reaction.args[4], 3)
+        self.assertIsNone(self.run_job(reaction))
+        message = self.admin_messages()[:1]
+        self.assertIn(
+            "Since the previous simulation, 3 change(s) were refused as too "
+            "frequent.",
+            message.body,
+        )
+        # production is not limited
+        self.set_stage("production")
+        self.assertOk(self.call({"ip": NEW, "old": OLD}))
+        self.assertOk(self.call({"ip": OLD, "old": NEW}))
+        self.assertEqual(len(self.jobs("_react_to_ip_change")), 4)
+
+    def test_simulation_interval_setting(self):
+        self.set_stage("staging")
+        os.environ[INTERVAL_ENV] = "600"
+        self.assertOk(self.call({"ip": NEW, "old": OLD}))
+        self.assertTooFrequent(self.call({"ip": OLD, "old": NEW}), retry_after=600)
+        self.let_interval_pass(598)
+        self.assertTooFrequent(self.call({"ip": OLD, "old": NEW}), retry_after=2)
+        self.let_interval_pass(600)
+        self.assertOk(self.call({"ip": OLD, "old": NEW}))
+        # an invalid value: said in the log, the default interval applies
+        for value in ("soon", "0", "-5", "1.5"):
+            with self.subTest(value=value):
+                os.environ[INTERVAL_ENV] = value
+                with self.assertLogs(MODEL_LOGGER, logging.ERROR) as logs:
+                    self.assertTooFrequent(self.call({"ip": NEW, "old": OLD}))
+                self.assertIn(
+                    f"Invalid queue_job_sh setting ip_change_interval '{value}'",
+                    logs.output[0],
+                )
+        self.assertEqual(len(self.jobs("_react_to_ip_change")), 2)
 
     # ------------------------------------------------------------------
     # Settings
@@ -545,7 +644,8 @@ class TestIpChange(HttpCase):
 
 @tagged("post_install", "-at_install")
 class TestIpChangeConcurrency(TransactionCase):
-    """Two identical notifications at the same time enqueue one job.
+    """Two identical notifications at the same time enqueue one job; two
+    simulated changes at the same time record one.
 
     Uses two real connections and commits, as two HTTP workers would; what
     they commit is removed at the end.
@@ -553,7 +653,7 @@ class TestIpChangeConcurrency(TransactionCase):
 
     def setUp(self):
         super().setUp()
-        self.db = odoo.sql_db.db_connect(self.env.cr.dbname)
+        self.db = db_connect(self.env.cr.dbname)
         with self.db.cursor() as cr:
             cr.execute("SELECT COALESCE(max(id), 0) FROM ir_cron_trigger")
             self.last_trigger_id = cr.fetchone()[0]
@@ -579,31 +679,34 @@ class TestIpChangeConcurrency(TransactionCase):
     def _env(self, cr):
         return api.Environment(cr, SUPERUSER_ID, {})
 
-    def _race(self, old, new):
+    def _race(self, old, new, stage="production", change_b=None):
         """A records the change and holds its transaction open while B,
-        whose snapshot is older, makes the same call; then A commits.
+        whose snapshot is older, makes the same call (or ``change_b``);
+        then A commits.
 
         B is retried by hand as Odoo's HTTP layer would (``retrying`` itself
-        needs the registry lock, which the test runner holds).
+        needs the registry lock, which the test runner holds). Returns what
+        B's retry recorded.
         """
+        change_b = change_b or (old, new)
         with self.db.cursor() as cr_a, self.db.cursor() as cr_b:
             env_a, env_b = self._env(cr_a), self._env(cr_b)
             cr_b.execute("SELECT pg_backend_pid()")  # B's snapshot starts here
             b_pid = cr_b.fetchone()[0]
-            job_a = env_a[MODEL]._record_ip_change(old, new, "production")
+            recording_a = env_a[MODEL]._record_ip_change(old, new, stage)
             result_b = {}
 
             def call_b():
                 try:
-                    result_b["job"] = env_b[MODEL]._record_ip_change(
-                        old, new, "production"
+                    result_b["recording"] = env_b[MODEL]._record_ip_change(
+                        *change_b, stage
                     )
                 except psycopg2.Error as error:
                     result_b["error"] = error
                     cr_b.rollback()
                     env_b.invalidate_all(flush=False)
-                    result_b["retried_job"] = env_b[MODEL]._record_ip_change(
-                        old, new, "production"
+                    result_b["retried"] = env_b[MODEL]._record_ip_change(
+                        *change_b, stage
                     )
                 cr_b.commit()
 
@@ -619,11 +722,12 @@ class TestIpChangeConcurrency(TransactionCase):
                     if thread.is_alive()
                     else "",
                 )
-        self.assertIsNotNone(job_a)
-        # B failed the way Odoo retries, and its retry did nothing
-        self.assertNotIn("job", result_b)
+        self.assertIsNotNone(recording_a.job)
+        # B failed the way Odoo retries, and its retry enqueued nothing
+        self.assertNotIn("recording", result_b)
         self.assertIsInstance(result_b["error"], PG_CONCURRENCY_EXCEPTIONS_TO_RETRY)
-        self.assertIsNone(result_b["retried_job"])
+        self.assertIsNone(result_b["retried"].job)
+        return result_b["retried"]
 
     def _wait_for_lock(self, pid):
         with self.db.cursor() as cr:
@@ -647,9 +751,41 @@ class TestIpChangeConcurrency(TransactionCase):
             )
             return cr.fetchone()[0]
 
+    def _refused_count(self):
+        with self.db.cursor() as cr:
+            cr.execute(
+                "SELECT value FROM ir_config_parameter WHERE key = %s",
+                (SIMULATION_REFUSED_PARAM,),
+            )
+            row = cr.fetchone()
+            return row and row[0]
+
     def test_first_change_ever(self):
         """No parameter row yet: both calls insert it."""
-        self._race(OLD, NEW)
+        self.assertEqual(self._race(OLD, NEW).retry_after, 0)
+        self.assertEqual(self._count_jobs(), 1)
+
+    def test_two_simulated_changes(self):
+        """B, a different change, would be recorded by its old snapshot: it
+        waits for A's lock, fails, and its retry is refused and counted."""
+        retried = self._race(OLD, NEW, "staging", change_b=(NEW, "192.0.2.1"))
+        self.assertGreater(retried.retry_after, 0)
+        self.assertEqual(self._count_jobs(), 1)
+        self.assertEqual(self._refused_count(), "1")
+
+    def test_refusals_counted_by_old_snapshots(self):
+        """A refusal is counted in a transaction of its own: B, whose
+        snapshot predates A's count, counts too, without an error to retry."""
+        with self.db.cursor() as cr:
+            self._env(cr)[MODEL]._record_ip_change(OLD, NEW, "staging")
+        with self.db.cursor() as cr_a, self.db.cursor() as cr_b:
+            cr_b.execute("SELECT 1")  # B's snapshot starts here
+            for cr in (cr_a, cr_b):
+                recording = self._env(cr)[MODEL]._record_ip_change(NEW, OLD, "staging")
+                self.assertGreater(recording.retry_after, 0)
+                # a real connection, committed as the request would be
+                cr.commit()  # pylint: disable=invalid-commit
+        self.assertEqual(self._refused_count(), "2")
         self.assertEqual(self._count_jobs(), 1)
 
     def test_change_of_a_recorded_address(self):
