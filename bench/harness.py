@@ -243,7 +243,8 @@ class Bench:
         ]
 
     def sources_digest(self, runner):
-        digest = hashlib.sha1(runner.encode())
+        # a template is made by one Odoo series
+        digest = hashlib.sha1(f"{runner} {self.odoo_version}".encode())
         for folder in SOURCES[runner]:
             for path in sorted((self.src / folder).rglob("*")):
                 if path.is_file() and path.suffix in (".py", ".xml", ".csv", ".js"):
@@ -260,7 +261,7 @@ class Bench:
         return self._templates[runner]
 
     def _template(self, runner):
-        db = f"{self.prefix}tpl_{runner}"
+        db = f"{self.prefix}tpl{self.odoo_version[0]}_{runner}"
         digest = self.sources_digest(runner)
         if self.reuse and self.db_exists(db):
             comment = self.admin(
