@@ -10,7 +10,7 @@ import threading
 
 import pytest
 import requests
-from conftest import OdooServer, sql, wait_until
+from conftest import OdooServer, free_port, sql, wait_until
 
 A, B = "198.51.100.1", "203.0.113.7"
 PAIRS = 50  # 100 requests: each change is sent twice
@@ -120,6 +120,8 @@ def start(db, servers, monkeypatch, tmp_path):
             f"--config={config}",
             "--workers=2",
             "--max-cron-threads=1",
+            # prefork's longpolling server: not 8072, other servers may run
+            f"--gevent-port={free_port()}",
             env={"ODOO_STAGE": stage} if stage else {},
             name=stage or "no-stage",
         ).start()
