@@ -11,7 +11,7 @@ import sys
 import time
 import xmlrpc.client
 
-from conftest import LOGS, REPO, OdooServer, db_args, sql, wait_until
+from conftest import LOGS, REPO, OdooServer, db_args, odoo_shell, sql, wait_until
 
 sys.path.insert(0, str(REPO / "dev"))
 import odoosh_sim  # noqa: E402
@@ -28,24 +28,15 @@ ENV = {
 
 def test_jobs_start_at_once_between_platform_starts(db, servers):
     # a scheduled action due every minute, next to the runners
-    sql(
+    odoo_shell(
         db,
-        """
-        WITH action AS (
-            INSERT INTO ir_act_server (name, type, usage, model_id, model_name,
-                                       state, code, binding_type,
-                                       activity_user_type)
-            SELECT '{"en_US": "tick"}', 'ir.actions.server', 'ir_cron', id,
-                   model, 'code', 'model._record("tick", 0)', 'action',
-                   'specific'
-              FROM ir_model WHERE model = 'test.queue.job.sh.probe'
-            RETURNING id
-        )
-        INSERT INTO ir_cron (ir_actions_server_id, cron_name, user_id, active,
-                             interval_number, interval_type, nextcall, priority)
-        SELECT id, 'tick', 1, true, 1, 'minutes', now() AT TIME ZONE 'UTC', 5
-          FROM action
-        """,
+        "from odoo import fields\n"
+        'env["ir.cron"].create({"name": "tick", "model_id": '
+        'env["ir.model"]._get_id("test.queue.job.sh.probe"), "state": "code", '
+        '"code": \'model._record("tick", 0)\', "user_id": 1, '
+        '"interval_number": 1, "interval_type": "minutes", '
+        '"nextcall": fields.Datetime.now(), "priority": 5})\n'
+        "env.cr.commit()\n",
     )
     http = OdooServer(db, "--max-cron-threads=0", env=ENV, name="http").start()
     servers.append(http)
