@@ -28,7 +28,7 @@ from odoo.exceptions import ValidationError
 from odoo.service.model import PG_CONCURRENCY_EXCEPTIONS_TO_RETRY
 from odoo.sql_db import db_connect
 from odoo.tests import HttpCase, TransactionCase, tagged
-from odoo.tools import mute_logger
+from odoo.tools import SQL, mute_logger
 
 from odoo.addons.queue_job.controllers.main import RunJobController
 from odoo.addons.queue_job.exception import RetryableJobError
@@ -95,6 +95,22 @@ class WebhookServer:
         self.httpd.shutdown()
         self.httpd.server_close()
         self.thread.join()
+
+
+def spy_hook(test, name, side_effect=None):
+    """Record the calls of the extension point ``name`` during ``test``, as
+    an addon overriding it would see them; raise ``side_effect`` if any."""
+    calls = []
+
+    def hook(model, old, new):
+        calls.append((old, new))
+        if side_effect:
+            raise side_effect
+
+    patcher = patch.object(QueueJobShIpChange, name, hook)
+    patcher.start()
+    test.addCleanup(patcher.stop)
+    return calls
 
 
 def closed_port_url():
@@ -179,18 +195,11 @@ class TestIpChange(HttpCase):
     def run_job(self, record):
         """Run a job as queue_job's ``/queue_job/runjob`` route does.
 
-        Returns the exception ``_runjob`` raised (a failed job), if any.
-
-        Test cursors emulate transactions with savepoints on one connection:
-        the cursor queue_job opens to store a retry or a failure commits a
-        savepoint nested in this cursor's, which this cursor's rollback then
-        discards. Committing right after the acquisition (which ends with
-        the job lock's SELECT) leaves this cursor without a savepoint, so
-        that rollback discards only what the job itself wrote before it
-        failed.
+        For jobs that succeed: queue_job stores a retry or a failure from a
+        cursor of its own, which the test cursors nest in the job's, so the
+        job's rollback would discard it (see ``TestIpChangeRetries``).
         """
         self.env.flush_all()
-        error = None
         with self.registry.cursor() as cr:
             env = api.Environment(cr, SUPERUSER_ID, {})
             job = Job.load(env, record.uuid)
@@ -199,30 +208,8 @@ class TestIpChange(HttpCase):
             env.flush_all()
             job = RunJobController._acquire_job(env, record.uuid)
             self.assertTrue(job, "the job could not be acquired")
-            # a test cursor: releases its savepoint
-            cr.commit()  # pylint: disable=invalid-commit
-            try:
-                RunJobController._runjob(env, job)
-            except Exception as exc:
-                error = exc
-                cr.rollback()
+            RunJobController._runjob(env, job)
         self.env.invalidate_all()
-        return error
-
-    def spy_hook(self, name, side_effect=None):
-        """Record the calls of the extension point ``name``, as an addon
-        overriding it would see them."""
-        calls = []
-
-        def hook(model, old, new):
-            calls.append((old, new))
-            if side_effect:
-                raise side_effect
-
-        patcher = patch.object(QueueJobShIpChange, name, hook)
-        patcher.start()
-        self.addCleanup(patcher.stop)
-        return calls
 
     def admin_messages(self):
         return self.env["mail.message"].search(
@@ -354,12 +341,12 @@ class TestIpChange(HttpCase):
         self.set_param(WEBHOOK_URLS_PARAM, f"{self.webhook.url}/hook")
         # a simulation-only setting has no effect on production
         self.set_param(WEBHOOK_ON_SIMULATION_PARAM, "False")
-        hook_calls = self.spy_hook("_on_ip_change")
-        simulation_calls = self.spy_hook("_on_ip_change_simulation")
+        hook_calls = spy_hook(self, "_on_ip_change")
+        simulation_calls = spy_hook(self, "_on_ip_change_simulation")
         self.assertOk(self.call({"ip": NEW, "old": OLD}))
         at = self.recorded(PRODUCTION_PARAMS)[2]
         reaction = self.jobs("_react_to_ip_change")
-        self.assertIsNone(self.run_job(reaction))
+        self.run_job(reaction)
         self.assertEqual(reaction.state, "done")
         self.assertEqual(hook_calls, [(OLD, NEW)])
         self.assertEqual(simulation_calls, [])
@@ -377,7 +364,7 @@ class TestIpChange(HttpCase):
             webhook, [{"state": "pending", "max_retries": 10, "retry": 0}]
         )
         self.assertEqual(self.webhook.requests, [])
-        self.assertIsNone(self.run_job(webhook))
+        self.run_job(webhook)
         self.assertEqual(webhook.state, "done")
         self.assertIn("answered HTTP 200", webhook.result)
         [received] = self.webhook.requests
@@ -394,79 +381,11 @@ class TestIpChange(HttpCase):
             },
         )
 
-    def test_webhook_retried_on_5xx(self):
-        self.set_stage("production")
-        self.set_param(WEBHOOK_URLS_PARAM, f"{self.webhook.url}/hook")
-        self.assertOk(self.call({"ip": NEW, "old": OLD}))
-        self.run_job(self.jobs("_react_to_ip_change"))
-        webhook = self.jobs("_send_ip_change_webhook")
-        self.webhook.statuses.extend([500, 200])
-        before = fields.Datetime.now()
-        self.assertIsNone(self.run_job(webhook))
-        # postponed by the job function's retry pattern: 10 s after a try
-        self.assertRecordValues(webhook, [{"state": "pending", "retry": 1}])
-        self.assertIn("answered HTTP 500", webhook.result)
-        self.assertAlmostEqual((webhook.eta - before).total_seconds(), 10, delta=5)
-        webhook.sudo().write({"eta": False})  # time passes
-        self.assertIsNone(self.run_job(webhook))
-        self.assertRecordValues(webhook, [{"state": "done", "retry": 2}])
-        self.assertEqual(len(self.webhook.requests), 2)
-        self.assertEqual(
-            self.webhook.requests[0]["body"], self.webhook.requests[1]["body"]
-        )
-
-    def test_webhook_retried_on_network_error(self):
-        self.set_stage("production")
-        self.set_param(WEBHOOK_URLS_PARAM, closed_port_url())
-        self.assertOk(self.call({"ip": NEW, "old": OLD}))
-        self.run_job(self.jobs("_react_to_ip_change"))
-        webhook = self.jobs("_send_ip_change_webhook")
-        self.assertIsNone(self.run_job(webhook))
-        self.assertRecordValues(webhook, [{"state": "pending", "retry": 1}])
-        self.assertIn("unreachable", webhook.result)
-        self.assertTrue(webhook.eta)
-
-    def test_webhook_4xx_fails(self):
-        self.set_stage("production")
-        self.set_param(WEBHOOK_URLS_PARAM, f"{self.webhook.url}/missing")
-        self.assertOk(self.call({"ip": NEW, "old": OLD}))
-        self.run_job(self.jobs("_react_to_ip_change"))
-        webhook = self.jobs("_send_ip_change_webhook")
-        self.webhook.statuses.append(404)
-        with mute_logger(QUEUE_JOB_CONTROLLER_LOGGER):
-            error = self.run_job(webhook)
-        self.assertIsNotNone(error)
-        self.assertRecordValues(
-            webhook,
-            [
-                {
-                    "state": "failed",
-                    "retry": 1,
-                    "exc_name": "odoo.exceptions.UserError",
-                    "exc_message": f"Webhook {self.webhook.url}/missing answered "
-                    "HTTP 404: no such hook, sorry",
-                }
-            ],
-        )
-        self.assertEqual(len(self.webhook.requests), 1)
-
-    def test_hook_retry_rolls_back_the_reactions(self):
-        self.set_stage("production")
-        self.set_param(WEBHOOK_URLS_PARAM, f"{self.webhook.url}/hook")
-        self.spy_hook("_on_ip_change", RetryableJobError("firewall API down"))
-        self.assertOk(self.call({"ip": NEW, "old": OLD}))
-        reaction = self.jobs("_react_to_ip_change")
-        self.assertIsNone(self.run_job(reaction))
-        self.assertRecordValues(reaction, [{"state": "pending", "retry": 1}])
-        self.assertIn("firewall API down", reaction.result)
-        self.assertFalse(self.jobs("_send_ip_change_webhook"))
-        self.assertFalse(self.admin_messages())
-
     def test_staging_is_a_simulation(self):
         self.set_stage("staging")
         self.set_param(WEBHOOK_URLS_PARAM, f"{self.webhook.url}/hook")
-        hook_calls = self.spy_hook("_on_ip_change")
-        simulation_calls = self.spy_hook("_on_ip_change_simulation")
+        hook_calls = spy_hook(self, "_on_ip_change")
+        simulation_calls = spy_hook(self, "_on_ip_change_simulation")
         with self.assertLogs(MODEL_LOGGER, logging.INFO) as logs:
             self.assertOk(self.call({"ip": NEW, "old": OLD}))
         self.assertIn(
@@ -477,7 +396,7 @@ class TestIpChange(HttpCase):
         self.assertEqual(self.recorded(SIMULATION_PARAMS)[:2], (NEW, OLD))
         reaction = self.jobs("_react_to_ip_change")
         self.assertIn("simulation (staging)", reaction.name)
-        self.assertIsNone(self.run_job(reaction))
+        self.run_job(reaction)
         self.assertEqual((hook_calls, simulation_calls), ([], [(OLD, NEW)]))
         message = self.admin_messages()
         self.assertEqual(
@@ -491,7 +410,7 @@ class TestIpChange(HttpCase):
         self.assertOk(self.call({"ip": "203.0.113.9", "old": NEW}))
         self.run_job(self.jobs("_react_to_ip_change")[-1:])
         webhook = self.jobs("_send_ip_change_webhook")
-        self.assertIsNone(self.run_job(webhook))
+        self.run_job(webhook)
         self.assertEqual(webhook.state, "done")
         body = json.loads(self.webhook.requests[0]["body"])
         self.assertEqual(
@@ -551,7 +470,7 @@ class TestIpChange(HttpCase):
         self.assertFalse(get_param(SIMULATION_REFUSED_PARAM))
         reaction = self.jobs("_react_to_ip_change")[-1:]
         self.assertEqual(reaction.args[4], 3)
-        self.assertIsNone(self.run_job(reaction))
+        self.run_job(reaction)
         message = self.admin_messages()[:1]
         self.assertIn(
             "Since the previous simulation, 3 change(s) were refused as too "
@@ -640,6 +559,184 @@ class TestIpChange(HttpCase):
             """,
             login="admin",
         )
+
+
+@tagged("post_install", "-at_install")
+class TestIpChangeRetries(TransactionCase):
+    """Reaction and webhook jobs that fail or are retried.
+
+    queue_job stores a retry or a failure from a cursor of its own, then
+    rolls the job's cursor back. Test cursors all share one connection and
+    nest, so that rollback would also discard what the other cursor stored
+    (queue_job 19.0 opens a savepoint around every job, so always). Here
+    every cursor is a real connection that commits, as under a job runner;
+    what they commit is removed at the end.
+    """
+
+    # the jobs, their runner wake-ups and the administrators' messages
+    TABLES = ("queue_job", "ir_cron_trigger", "mail_message")
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.webhook = WebhookServer()
+        cls.addClassCleanup(cls.webhook.stop)
+
+    def setUp(self):
+        super().setUp()
+        self.webhook.reset()
+        self.db = db_connect(self.env.cr.dbname)
+        with self.db.cursor() as cr:
+            self.last_ids = {}
+            for table in self.TABLES:
+                cr.execute(
+                    SQL("SELECT COALESCE(max(id), 0) FROM %s", SQL.identifier(table))
+                )
+                self.last_ids[table] = cr.fetchone()[0]
+        self.addCleanup(self._clean)
+
+    def _clean(self):
+        with self.db.cursor() as cr:
+            for table, last_id in self.last_ids.items():
+                cr.execute(
+                    SQL("DELETE FROM %s WHERE id > %s", SQL.identifier(table), last_id)
+                )
+            cr.execute(
+                "DELETE FROM ir_config_parameter "
+                "WHERE key LIKE 'queue_job_sh.ip_change.%%'"
+            )
+        # the parameters' cache still holds the deleted values
+        self.registry.clear_cache()
+
+    def _env(self, cr):
+        return api.Environment(cr, SUPERUSER_ID, {})
+
+    def record_change(self, webhook_url):
+        with self.db.cursor() as cr:
+            env = self._env(cr)
+            env["ir.config_parameter"].set_param(WEBHOOK_URLS_PARAM, webhook_url)
+            env[MODEL]._record_ip_change(OLD, NEW, "production")
+
+    def job(self, method):
+        """The values of the only job of ``method``."""
+        with self.db.cursor() as cr:
+            [values] = (
+                self._env(cr)["queue.job"]
+                .search(
+                    [
+                        ("id", ">", self.last_ids["queue_job"]),
+                        ("model_name", "=", MODEL),
+                        ("method_name", "=", method),
+                    ]
+                )
+                .read(["uuid", "state", "retry", "eta", "result", "exc_name"])
+            )
+            return values
+
+    def run_job(self, method):
+        """Run the job of ``method`` as queue_job's ``/queue_job/runjob``
+        route does; the exception ``_runjob`` raised (a failed job), if
+        any."""
+        uuid = self.job(method)["uuid"]
+        with self.db.cursor() as cr:
+            env = self._env(cr)
+            job = Job.load(env, uuid)
+            job.set_enqueued()
+            job.store()
+            env.flush_all()
+            job = RunJobController._acquire_job(env, uuid)  # commits
+            self.assertTrue(job, "the job could not be acquired")
+            try:
+                RunJobController._runjob(env, job)
+            except Exception as error:
+                cr.rollback()
+                return error
+            # what the job did is committed when the block ends
+        return None
+
+    def admin_message_count(self):
+        with self.db.cursor() as cr:
+            cr.execute(
+                "SELECT count(*) FROM mail_message WHERE id > %s "
+                "AND subject ILIKE '%%IP address%%'",
+                (self.last_ids["mail_message"],),
+            )
+            return cr.fetchone()[0]
+
+    def test_webhook_retried_on_5xx(self):
+        self.record_change(f"{self.webhook.url}/hook")
+        self.assertIsNone(self.run_job("_react_to_ip_change"))
+        self.assertEqual(self.admin_message_count(), 1)
+        self.webhook.statuses.extend([500, 200])
+        before = fields.Datetime.now()
+        self.assertIsNone(self.run_job("_send_ip_change_webhook"))
+        # postponed by the job function's retry pattern: 10 s after a try
+        webhook = self.job("_send_ip_change_webhook")
+        self.assertEqual((webhook["state"], webhook["retry"]), ("pending", 1))
+        self.assertIn("answered HTTP 500", webhook["result"])
+        self.assertAlmostEqual((webhook["eta"] - before).total_seconds(), 10, delta=5)
+        with self.db.cursor() as cr:  # time passes
+            self._env(cr)["queue.job"].browse(webhook["id"]).write({"eta": False})
+        self.assertIsNone(self.run_job("_send_ip_change_webhook"))
+        webhook = self.job("_send_ip_change_webhook")
+        self.assertEqual((webhook["state"], webhook["retry"]), ("done", 2))
+        self.assertEqual(len(self.webhook.requests), 2)
+        self.assertEqual(
+            self.webhook.requests[0]["body"], self.webhook.requests[1]["body"]
+        )
+
+    def test_webhook_retried_on_network_error(self):
+        self.record_change(closed_port_url())
+        self.run_job("_react_to_ip_change")
+        self.assertIsNone(self.run_job("_send_ip_change_webhook"))
+        webhook = self.job("_send_ip_change_webhook")
+        self.assertEqual((webhook["state"], webhook["retry"]), ("pending", 1))
+        self.assertIn("unreachable", webhook["result"])
+        self.assertTrue(webhook["eta"])
+
+    def test_webhook_4xx_fails(self):
+        self.record_change(f"{self.webhook.url}/missing")
+        self.run_job("_react_to_ip_change")
+        self.webhook.statuses.append(404)
+        with mute_logger(QUEUE_JOB_CONTROLLER_LOGGER):
+            error = self.run_job("_send_ip_change_webhook")
+        self.assertIsNotNone(error)
+        with self.db.cursor() as cr:
+            webhook = (
+                self._env(cr)["queue.job"]
+                .browse(self.job("_send_ip_change_webhook")["id"])
+                .read(["state", "retry", "exc_name", "exc_message"])[0]
+            )
+        self.assertEqual(
+            webhook,
+            {
+                "id": webhook["id"],
+                "state": "failed",
+                "retry": 1,
+                "exc_name": "odoo.exceptions.UserError",
+                "exc_message": f"Webhook {self.webhook.url}/missing answered "
+                "HTTP 404: no such hook, sorry",
+            },
+        )
+        self.assertEqual(len(self.webhook.requests), 1)
+
+    def test_hook_retry_rolls_back_the_reactions(self):
+        spy_hook(self, "_on_ip_change", RetryableJobError("firewall API down"))
+        self.record_change(f"{self.webhook.url}/hook")
+        self.assertIsNone(self.run_job("_react_to_ip_change"))
+        reaction = self.job("_react_to_ip_change")
+        self.assertEqual((reaction["state"], reaction["retry"]), ("pending", 1))
+        self.assertIn("firewall API down", reaction["result"])
+        with self.db.cursor() as cr:
+            self.assertFalse(
+                self._env(cr)["queue.job"].search_count(
+                    [
+                        ("id", ">", self.last_ids["queue_job"]),
+                        ("method_name", "=", "_send_ip_change_webhook"),
+                    ]
+                )
+            )
+        self.assertEqual(self.admin_message_count(), 0)
 
 
 @tagged("post_install", "-at_install")
