@@ -20,7 +20,8 @@ PREFORK_SLEEP = 70.0
 # with limit_time_real_cron = limit_time_real = 0, is started about every 5
 # minutes and killed, reportedly, after 15: a pass of 1.5 periods outlasts
 # the next start (a second runner takes over then) and ends long before the
-# kill.
+# kill. In such a process, which runs the due scheduled actions once, it is
+# counted from the start of the process (see pass_deadline).
 DEFAULT_PASS_SECONDS = 450.0
 
 
@@ -39,7 +40,9 @@ def kill_limit(limit_time_real_cron, limit_time_real, prefork):
     return limit or None
 
 
-def pass_deadline(now, *, limit, prefork, pass_started=None, pass_seconds=None):
+def pass_deadline(
+    now, *, limit, prefork, pass_started=None, pass_seconds=None, process_started=None
+):
     """The time (epoch seconds) after which a pass starts no new job.
 
     :param now: time of the pass start
@@ -48,6 +51,13 @@ def pass_deadline(now, *, limit, prefork, pass_started=None, pass_seconds=None):
     :param pass_started: when Odoo's limit clock started, if known (the
         threaded server's ``thread.start_time``)
     :param pass_seconds: optional cap on the length of a pass, in seconds
+    :param process_started: when the process started, for a process that
+        runs the due scheduled actions once and exits (Odoo.sh's cron
+        worker). With no kill limit, the passes of such a process share one
+        budget counted from its start: one that finds both runner crons due
+        lingers in the first pass only, and no such process outlives 1.5
+        platform periods (the platform kills it after 3, and a killed pass
+        would count as a busy runner).
     """
     if limit:
         usable = limit - max(MIN_SAFETY, limit * SAFETY_RATIO)
@@ -57,8 +67,8 @@ def pass_deadline(now, *, limit, prefork, pass_started=None, pass_seconds=None):
             deadline = now + max(usable - PREFORK_SLEEP, usable / 4)
         else:
             deadline = now + usable
-    else:
-        deadline = now + DEFAULT_PASS_SECONDS
-    if pass_seconds:
-        deadline = min(deadline, now + pass_seconds)
-    return deadline
+        if pass_seconds:
+            deadline = min(deadline, now + pass_seconds)
+        return deadline
+    start = now if process_started is None else process_started
+    return start + min(DEFAULT_PASS_SECONDS, pass_seconds or DEFAULT_PASS_SECONDS)

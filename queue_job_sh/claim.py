@@ -135,11 +135,12 @@ def ensure_schema(cr):
     )
 
 
-# The state a claim starts from, in one round trip: the time, the jobs
-# running per channel, and the channels that have pending jobs (a loose
-# index scan of queue_job_sh_pending_index: one probe per channel, however
-# many jobs are pending).
-_CLAIM_STATE = """
+# The claim lock (see _lock_claims), then the state a claim starts from, in
+# one round trip: the time, the jobs running per channel, and the channels
+# that have pending jobs (a loose index scan of queue_job_sh_pending_index:
+# one probe per channel, however many jobs are pending).
+_LOCK_AND_READ_STATE = """
+    LOCK TABLE queue_job_sh_claim_state IN EXCLUSIVE MODE;
     SELECT now() AT TIME ZONE 'UTC',
            (SELECT json_agg(json_build_array(channel, running))
               FROM (SELECT channel, count(*) AS running FROM queue_job
@@ -198,18 +199,21 @@ def _of_channel(query, channel):
 
 
 def _lock_claims(cr):
-    """Serialize claims across every runner thread and process.
+    """Serialize claims across every runner thread and process, and read the
+    state the claim starts from (:data:`_LOCK_AND_READ_STATE`).
 
-    Counting running jobs and marking new ones ``enqueued`` must be atomic,
-    or two runners could both see a free slot and fill it twice. ``LOCK
-    TABLE`` is taken as the *first* statement of the transaction on purpose:
-    a REPEATABLE READ transaction takes its snapshot at its first query, and
+    Counting running jobs and starting new ones must be atomic, or two
+    runners could both see a free slot and fill it twice. ``LOCK TABLE`` is
+    taken as the *first* statement of the transaction on purpose: a
+    REPEATABLE READ transaction takes its snapshot at its first query, and
     ``LOCK`` is not one, so the snapshot is taken once the lock is ours and
-    sees every claim committed before. The lock is held for the claim only
-    (milliseconds) and released by the caller's commit or rollback. The mode
-    conflicts with itself but not with plain reads.
+    sees every claim committed before. Both statements go in one round trip
+    (the lock waits, then the query runs). The lock is held for the claim
+    only (three round trips) and released by the caller's commit or
+    rollback. The mode conflicts with itself but not with plain reads.
     """
-    cr.execute("LOCK TABLE queue_job_sh_claim_state IN EXCLUSIVE MODE")
+    cr.execute(_LOCK_AND_READ_STATE)
+    return cr.fetchone()
 
 
 def _blocked_sequential_channels(cr, names):
@@ -236,8 +240,15 @@ def _last_claims(cr, names):
     return dict(cr.fetchall())
 
 
-def claim(cr, channels, limit=1):
-    """Mark up to ``limit`` ready jobs ``enqueued`` and return them.
+def claim(cr, channels, pid, limit=1):
+    """Start up to ``limit`` ready jobs for the runner process ``pid``.
+
+    The jobs are left as queue_job's ``Job.set_started()`` leaves them
+    (``started``, ``date_started``, ``worker_pid``, their ``queue_job_lock``
+    row) with ``date_enqueued`` set, by :data:`_START_JOBS`: claiming and
+    starting a job is one transaction. The caller then runs each job in a
+    transaction that first takes the job's lock row (queue_job's
+    ``Job.lock()``), which keeps it alive until its result is committed.
 
     Runs in the caller's transaction, which must be fresh (nothing executed
     since its last commit or rollback, see :func:`_lock_claims`); the caller
@@ -245,9 +256,9 @@ def claim(cr, channels, limit=1):
     jobs ``enqueued`` or ``started`` in a channel and all its subchannels, so
     it holds for every runner, and for queue_job's own runner too.
     """
-    _lock_claims(cr)
-    cr.execute(_CLAIM_STATE)
-    now, running_by_channel, pending_channels, pending_without_channel = cr.fetchone()
+    now, running_by_channel, pending_channels, pending_without_channel = _lock_claims(
+        cr
+    )
     running = {}
     for channel, count in running_by_channel or ():
         for config in channels.chain(channel):
@@ -277,9 +288,7 @@ def claim(cr, channels, limit=1):
 
     if claimed:
         cr.execute(
-            "UPDATE queue_job SET state = 'enqueued', date_enqueued = %s "
-            "WHERE id = ANY(%s)",
-            (now, [job.id for job in claimed]),
+            _START_JOBS, {"now": now, "pid": pid, "ids": [job.id for job in claimed]}
         )
     if throttled:
         cr.execute(
@@ -291,6 +300,23 @@ def claim(cr, channels, limit=1):
             (sorted(throttled), now),
         )
     return Claim(claimed, more)
+
+
+# The claimed jobs, started in one statement: Job.set_started() (state,
+# date_started, worker_pid, add_lock_record()) and set_enqueued()
+# (date_enqueued, which DEAD_JOB_GRACE counts from).
+_START_JOBS = """
+    WITH started AS (
+        UPDATE queue_job
+           SET state = 'started', date_enqueued = %(now)s,
+               date_started = %(now)s, worker_pid = %(pid)s
+         WHERE id = ANY(%(ids)s)
+        RETURNING id
+    )
+    INSERT INTO queue_job_lock (id, queue_job_id)
+    SELECT id, id FROM started
+    ON CONFLICT (id) DO NOTHING
+"""
 
 
 def _free_slots(chain, running, wanted):
@@ -369,15 +395,15 @@ def _lock_pending(cr, job_id):
     return cr.fetchone() is not None
 
 
-# A runner locks its job's lock row right after it commits the job
-# ``started``: queue_job's ``_acquire_job`` commits, then ``Job.lock()`` takes
-# the row with SKIP LOCKED and gives the job up if anyone else holds it. A
-# liveness probe that took the row in between would make a live runner give
-# its job up (left ``started``, it would be "recovered" 10 s later with a try
-# counted). So a lock row is probed only once its runner surely holds it: the
-# job was claimed DEAD_JOB_GRACE ago or, to tell whether a young job may need
-# recovering soon, started LOCK_SETTLE ago (``date_started`` has one-second
-# precision: at least a second).
+# A runner locks its job's lock row right after the job is committed
+# ``started`` (by the claim here; by queue_job's ``_acquire_job`` in its own
+# runner): ``Job.lock()`` takes the row with SKIP LOCKED and gives the job
+# up if anyone else holds it. A liveness probe that took the row in between
+# would make a live runner give its job up. So a lock row is probed only
+# once its runner surely holds it: the job was started LOCK_SETTLE ago
+# (``date_started`` written by queue_job has one-second precision: at least
+# a second), or claimed DEAD_JOB_GRACE ago. After a crash, the jobs it
+# interrupted are requeued LOCK_SETTLE after their start.
 LOCK_SETTLE = timedelta(seconds=2)
 
 # A job ``started`` or ``enqueued`` whose runner is gone: its lock row (held
@@ -394,11 +420,12 @@ _RUNNER_GONE = """(
                                FOR NO KEY UPDATE SKIP LOCKED)
             ELSE false END
 )"""
-_CLAIMED_BEFORE_GRACE = "job.date_enqueued < (now() AT TIME ZONE 'UTC') - %(grace)s"
-_STARTED_BEFORE_SETTLE = (
-    "job.state = 'started' "
-    "AND job.date_started < (now() AT TIME ZONE 'UTC') - %(settle)s"
-)
+# The jobs whose lock row may be probed (see LOCK_SETTLE).
+_SETTLED = """(
+    job.date_enqueued < (now() AT TIME ZONE 'UTC') - %(grace)s
+    OR (job.state = 'started'
+        AND job.date_started < (now() AT TIME ZONE 'UTC') - %(settle)s)
+)"""
 
 _REQUEUE_DEAD_JOBS = f"""
     WITH dead AS (
@@ -407,8 +434,8 @@ _REQUEUE_DEAD_JOBS = f"""
                + CASE WHEN job.state = 'started' THEN 1 ELSE 0 END AS tries
           FROM queue_job job
          WHERE job.state IN ('enqueued', 'started')
-           AND {_CLAIMED_BEFORE_GRACE}
-           AND {_RUNNER_GONE.format(probe_if=_CLAIMED_BEFORE_GRACE)}
+           AND {_SETTLED}
+           AND {_RUNNER_GONE.format(probe_if=_SETTLED)}
            FOR NO KEY UPDATE OF job SKIP LOCKED
     ), outcome AS (
         SELECT id, tries,
@@ -439,9 +466,10 @@ _REQUEUE_DEAD_JOBS = f"""
 _NEXT_RECOVERY = f"""
     SELECT min(job.date_enqueued) + %(grace)s
       FROM queue_job job
-     WHERE job.state IN ('enqueued', 'started')
-       AND job.date_enqueued >= (now() AT TIME ZONE 'UTC') - %(grace)s
-       AND {_RUNNER_GONE.format(probe_if=_STARTED_BEFORE_SETTLE)}
+     WHERE job.state = 'enqueued'
+       AND NOT {_SETTLED}
+       AND NOT EXISTS (SELECT 1 FROM queue_job_lock lock
+                        WHERE lock.queue_job_id = job.id)
 """
 
 
@@ -451,9 +479,10 @@ def requeue_dead_jobs(cr):
     A job is alive while its runner holds the row lock on its
     ``queue_job_lock`` record (queue_job's ``Job.lock()``), taken right after
     ``started`` is committed and held until its result is committed. A job
-    still ``started`` or ``enqueued`` whose lock row is free (or missing, for a
-    job claimed but never started) after :data:`DEAD_JOB_GRACE` lost its
-    runner: the death counts as a try, and a job that reaches
+    ``started`` :data:`LOCK_SETTLE` ago, or ``enqueued`` :data:`DEAD_JOB_GRACE`
+    ago, whose lock row is free (or missing, for a job enqueued but never
+    started) lost its runner: the death of a started job counts as a try, and
+    a job that reaches
     ``max_retries`` tries ends ``failed`` with ``JobFoundDead``, like a job
     that keeps raising ``RetryableJobError`` (``max_retries`` 0 retries
     forever). The ``FOR NO KEY UPDATE SKIP LOCKED`` probe takes the lock row
@@ -462,19 +491,18 @@ def requeue_dead_jobs(cr):
 
     Returns ``[(uuid, new_state)]``.
     """
-    cr.execute(_REQUEUE_DEAD_JOBS, {"grace": DEAD_JOB_GRACE})
+    cr.execute(_REQUEUE_DEAD_JOBS, {"grace": DEAD_JOB_GRACE, "settle": LOCK_SETTLE})
     return cr.fetchall()
 
 
 def next_recovery(cr):
     """When the next job that lost its runner may be recovered, or None.
 
-    Jobs claimed less than :data:`DEAD_JOB_GRACE` ago whose runner is gone:
-    after a crash they hold their channel's capacity until then. Those are
-    the jobs ``enqueued`` without a lock row, and the jobs ``started`` at
-    least :data:`LOCK_SETTLE` ago whose lock row is free (a younger one is
-    left to its runner, which is about to lock it). The lock rows probed
-    here stay locked until the caller's commit.
+    Jobs ``enqueued`` less than :data:`DEAD_JOB_GRACE` ago without a lock
+    row (enqueued by a runner that died before it started them): they hold
+    their channel's capacity until then. A dead ``started`` job is
+    recovered :data:`LOCK_SETTLE` after its start; a younger one is left to
+    its runner, which is about to lock it. Takes no lock.
     """
     cr.execute(_NEXT_RECOVERY, {"grace": DEAD_JOB_GRACE, "settle": LOCK_SETTLE})
     return cr.fetchone()[0]

@@ -3,10 +3,12 @@
 """The runner crons: run queue_job's jobs on Odoo's cron workers.
 
 Each runner ``ir.cron`` record runs :meth:`QueueJobShRunner._run_pass`. A
-pass requeues dead jobs, then claims one job at a time (``claim.py``) and
-runs it through queue_job's own ``RunJobController._acquire_job`` and
-``_runjob``, exactly as the ``/queue_job/runjob`` route does, until the
-queue is empty or the pass's time budget (``budget.py``) is spent.
+pass claims one job at a time (``claim.py``: one transaction that starts
+it), takes its lock with queue_job's ``Job.lock()`` and runs it through
+queue_job's own ``RunJobController._runjob``, as the ``/queue_job/runjob``
+route does after ``_acquire_job``, until the queue is empty or the pass's
+time budget (``budget.py``) is spent; it requeues the jobs of dead runners
+whenever it finds nothing to start, and every few seconds.
 
 Odoo locks a cron record while it runs, so one record never runs twice at
 once; parallelism is the number of runner records, kept equal to the root
@@ -22,6 +24,7 @@ import time
 import traceback
 from datetime import timedelta, timezone
 
+import psutil
 import psycopg2
 from psycopg2 import OperationalError
 
@@ -31,6 +34,7 @@ from odoo.sql_db import connection_info_for
 from odoo.tools import config
 
 from odoo.addons.queue_job.controllers.main import RunJobController
+from odoo.addons.queue_job.job import Job
 from odoo.addons.queue_job.jobrunner import runner as queue_job_runner
 from odoo.addons.queue_job.jobrunner.channels import ChannelManager
 
@@ -53,8 +57,11 @@ OUTCOMES = ("done_count", "failed_count", "retried_count")
 CHANNELS_REFRESH = 1
 # Seconds between two progress reports of a pass.
 PROGRESS_INTERVAL = 5
-# Seconds before each wake-up of the runners after the server starts.
-STARTUP_WAKES = (1, 4)
+# Seconds before each wake-up of the runners after the server's registry is
+# ready: the threaded server's cron threads start listening right after it,
+# a prefork server's new cron workers look for due crons at once
+# (odoo_series._worker_cron_sleep); the later wakes are for slow starts.
+STARTUP_WAKES = (0.2, 1, 3)
 
 
 def _lingers():
@@ -109,6 +116,10 @@ def _pass_deadline():
     else:
         # the threaded server's limit clock (cron threads and HTTP threads)
         started = getattr(thread, "start_time", None)
+    process_started = None
+    if not _in_cron_loop() and not http.request:
+        # a process that runs the due scheduled actions once (budget.py)
+        process_started = psutil.Process().create_time()
     return budget.pass_deadline(
         time.time(),
         limit=budget.kill_limit(
@@ -117,6 +128,7 @@ def _pass_deadline():
         prefork=prefork,
         pass_started=started,
         pass_seconds=_pass_seconds(),
+        process_started=process_started,
     )
 
 
@@ -335,10 +347,13 @@ class QueueJobShRunner(models.AbstractModel):
     def _register_hook(self):
         """Resume at once after a restart (a kill -9, a crash, a deploy).
 
-        Odoo's cron workers first sleep up to a minute unless a NOTIFY wakes
-        them. When jobs wait (or were left running by a dead worker), wake a
-        runner once this registry is ready, and again a few seconds later
-        for prefork cron workers, which start listening after the preload.
+        Odoo's cron threads first sleep up to a minute unless a NOTIFY wakes
+        them, and a runner cron is due only once a minute. When jobs wait
+        (or were left running by a dead worker), trigger a runner right
+        after this registry is ready (STARTUP_WAKES): the trigger row makes
+        it due for the prefork cron workers, which look for due crons as soon
+        as they start (odoo_series._worker_cron_sleep), and its NOTIFY wakes
+        the threaded server's cron threads, which listen right after it.
         """
         result = super()._register_hook()
         if config["stop_after_init"]:
@@ -401,29 +416,30 @@ class QueueJobShRunner(models.AbstractModel):
         would end up deactivated by Odoo."""
         deadline = _pass_deadline()
         cron = self.env["ir.cron"].sudo().browse(self.env.context.get("cron_id"))
-        # The pass is committed now so that it shows as running: wakers then
-        # prefer idle runners, and the dashboard shows it.
-        record = (
-            self.env["queue.job.sh.pass"]
-            .sudo()
-            .create(
-                {
-                    "cron_id": cron.id,
-                    "pid": os.getpid(),
-                    "started_at": fields.Datetime.now(),
-                }
-            )
-        )
-        # Progress is reported before any job runs: a pass killed while it
-        # runs its first job must not count as a timed-out cron (Odoo fails,
-        # then deactivates, crons killed 3 times without progress).
-        odoo_series.commit_progress(self.env, done=1, remaining=1)
+        # One transaction before the first claim (a job enqueued on an idle
+        # server waits for it): the pass is recorded, so that it shows as
+        # running (wakers prefer idle runners, the dashboard shows it), the
+        # runner crons follow the root capacity (one per unit, so that the
+        # siblings this pass wakes exist), and progress is reported before
+        # any job runs, so that a pass killed while it runs its first job
+        # does not count as a timed-out cron (Odoo fails, then deactivates,
+        # crons killed 3 times without progress). commit_progress commits.
+        values = {
+            "cron_id": cron.id,
+            "pid": os.getpid(),
+            "started_at": fields.Datetime.now(),
+        }
+        record = self.env["queue.job.sh.pass"].sudo().create(values)
         stats = dict.fromkeys(OUTCOMES, 0)
         stats["recovered_count"] = 0
         try:
-            if claim.queue_job_runner_active(
+            http_runner = claim.queue_job_runner_active(
                 self.env.cr, queue_job_runner.PG_ADVISORY_LOCK_ID
-            ):
+            )
+            if not http_runner:
+                self._sync_runner_crons()
+            odoo_series.commit_progress(self.env, done=1, remaining=1)
+            if http_runner:
                 _logger.warning(
                     "queue_job's HTTP jobrunner is running on database %s: "
                     "queue_job_sh leaves the jobs to it. Run only one of them: "
@@ -433,13 +449,13 @@ class QueueJobShRunner(models.AbstractModel):
                 )
                 stats["end_reason"] = "http_runner"
             else:
-                self._sync_runner_crons()
-                self.env.cr.commit()  # pylint: disable=invalid-commit
                 stats["end_reason"] = self._run_jobs(cron, deadline, stats)
         except Exception:
             self.env.cr.rollback()
             _logger.exception("queue_job_sh runner pass failed")
             stats.update(end_reason="error", error=traceback.format_exc())
+            if not record.exists():  # rolled back with the first transaction
+                record = self.env["queue.job.sh.pass"].sudo().create(values)
         record.write(dict(stats, ended_at=fields.Datetime.now()))
         # Remaining is reported 0 even when work is left: the pass has
         # triggered its cron instead, because Odoo's immediate re-run loop
@@ -462,32 +478,38 @@ class QueueJobShRunner(models.AbstractModel):
 
     def _run_jobs(self, cron, deadline, stats):
         """Claim and run jobs until none is ready or time is up."""
-        woke_siblings_at = housekeeping_at = channels_at = 0
-        started_at = progress_at = time.time()
+        woke_siblings_at = channels_at = 0
+        progress_at = time.time()
+        # The first claim comes first; dead jobs are looked for when a claim
+        # finds nothing, then every HOUSEKEEPING_INTERVAL.
+        housekeeping_at = progress_at + HOUSEKEEPING_INTERVAL
+        pid = os.getpid()
         with _JobNotifications(self.env.cr.dbname) as notifications:
             while True:
                 now = time.time()
-                if now >= housekeeping_at:
-                    housekeeping_at = now + HOUSEKEEPING_INTERVAL
-                    # first, even in a pass left with no time: dead jobs
-                    # hold capacity, and nothing else gives them back
-                    stats["recovered_count"] += self._recover_dead_jobs()
-                    # the scheduled actions due when this pass started are
-                    # the cron worker's next ones anyway: check later ones
-                    yields = now - started_at > HOUSEKEEPING_INTERVAL
-                    if yields and _in_cron_loop() and self._other_cron_due(cron):
-                        cron._trigger()  # back after the others
-                        return "yielded"
                 if now >= deadline:
+                    # even in a pass left with no time: dead jobs hold
+                    # capacity, and nothing else gives them back
+                    stats["recovered_count"] += self._recover_dead_jobs()
                     if claim.count_ready(self.env.cr, cap=1):
                         # a fresh pass right after this one, on any worker
                         cron._trigger()
                     return "budget"
+                if now >= housekeeping_at:
+                    housekeeping_at = now + HOUSEKEEPING_INTERVAL
+                    stats["recovered_count"] += self._recover_dead_jobs()
+                    # the scheduled actions due when this pass started are
+                    # the cron worker's next ones anyway: this checks later
+                    # ones (the first check is HOUSEKEEPING_INTERVAL in)
+                    if _in_cron_loop() and self._other_cron_due(cron):
+                        cron._trigger()  # back after the others
+                        return "yielded"
                 if now - channels_at > CHANNELS_REFRESH:
                     channels, channels_at = self._channels(), now
-                # The claim commits at once: the jobs show enqueued and the
-                # claim lock is released for other runners.
-                claimed = self._retry_on_concurrency(claim.claim, channels)
+                # The claim commits at once: the jobs show started (with
+                # their lock rows) and the claim lock is released for other
+                # runners.
+                claimed = self._retry_on_concurrency(claim.claim, channels, pid)
                 if claimed is None:
                     continue
                 if not claimed.jobs:
@@ -580,22 +602,27 @@ class QueueJobShRunner(models.AbstractModel):
     def _run_job(self, claimed):
         """Run one claimed job like queue_job's ``/queue_job/runjob`` route.
 
-        Returns the stats key of its outcome, or None if it was not run.
+        The claim committed the job ``started`` with its lock row, which is
+        what ``RunJobController._acquire_job`` commits before it takes the
+        job's lock: this takes that lock (``Job.lock()``, held by this
+        transaction until the job's result is committed), then runs the job
+        with ``_runjob``. Returns the stats key of its outcome, or None if it
+        was not run.
         """
         env = self.env(user=SUPERUSER_ID)
         try:
-            # Commits the job ``started`` (with its lock record), then takes
-            # the job lock that keeps it alive until its result is committed.
-            job = RunJobController._acquire_job(env, claimed.uuid)
+            job = Job.load(env, claimed.uuid)
+            locked = job.lock()
         except OperationalError as error:
             env.cr.rollback()
             if error.pgcode not in PG_CONCURRENCY_ERRORS_TO_RETRY:
                 raise
             # someone else touched the job meanwhile: give it back
             env.cr.execute(
-                "UPDATE queue_job SET state = 'pending', date_enqueued = NULL "
-                "WHERE id = %s AND state = 'enqueued'",
-                (claimed.id,),
+                "UPDATE queue_job SET state = 'pending', date_enqueued = NULL, "
+                "date_started = NULL, worker_pid = NULL "
+                "WHERE id = %s AND state = 'started' AND worker_pid = %s",
+                (claimed.id, os.getpid()),
             )
             env.cr.commit()  # pylint: disable=invalid-commit
             return None
@@ -603,7 +630,10 @@ class QueueJobShRunner(models.AbstractModel):
             env.cr.rollback()
             self._fail_unloadable(claimed, error)
             return "failed_count"
-        if job is None:
+        if not locked:
+            # requeued meanwhile as dead (this runner took longer than
+            # claim.LOCK_SETTLE to lock it): whoever requeued it owns it
+            _logger.warning("Job %s could not be locked: not run", claimed.uuid)
             env.cr.rollback()
             return None
         try:

@@ -74,6 +74,32 @@ def test_deadline_prefork_assumes_the_worst_sleep_when_unknown():
     assert budget.pass_deadline(1000, limit=120, prefork=True, pass_started=990) == 1086
 
 
+def test_deadline_of_a_run_once_process_counts_from_its_start():
+    """Odoo.sh's cron process found both runner crons due: the first pass
+    lingers until 1.5 periods of the process's life, the second one, right
+    after it, has no time left: the process never lingers 3 periods and is
+    never killed by the platform."""
+    first = budget.pass_deadline(
+        1002, limit=None, prefork=False, pass_seconds=45, process_started=1000
+    )
+    assert first == 1045
+    second = budget.pass_deadline(
+        first, limit=None, prefork=False, pass_seconds=45, process_started=1000
+    )
+    assert second <= first
+    assert (
+        budget.pass_deadline(1002, limit=None, prefork=False, process_started=1000)
+        == 1450
+    )
+    # a kill limit is Odoo's own clock: the process's start does not matter
+    assert (
+        budget.pass_deadline(
+            1002, limit=120, prefork=False, pass_started=1001, process_started=900
+        )
+        == 1097
+    )
+
+
 def test_deadline_without_limit_and_with_cap():
     assert budget.pass_deadline(1000, limit=None, prefork=False) == 1450
     assert (

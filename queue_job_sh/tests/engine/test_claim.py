@@ -5,10 +5,12 @@
 from conftest import claim
 
 Config = claim.ChannelConfig
+# the runner process a claim starts its jobs for
+PID = 4242
 
 
 def take(cr, channels, limit=1):
-    result = claim.claim(cr, channels, limit)
+    result = claim.claim(cr, channels, PID, limit)
     cr.connection.commit()
     return result
 
@@ -39,17 +41,23 @@ def claim_time_minus(cr, minutes):
     return cr.fetchone()[0]
 
 
-def test_claim_marks_enqueued_and_reports_more(db, cr):
+def test_claim_starts_the_jobs_with_their_lock_rows_and_reports_more(db, cr):
+    """What queue_job's set_started() and set_enqueued() write, in the claim's
+    own transaction."""
     ids = db.add_jobs(cr, 3)
     cr.connection.commit()
     result = take(cr, claim.Channels([], 5), limit=2)
     assert [job.id for job in result.jobs] == ids[:2]
     assert result.more
     cr.execute(
-        "SELECT state, date_enqueued IS NOT NULL FROM queue_job WHERE id = %s",
+        "SELECT state, date_enqueued IS NOT NULL, date_started = date_enqueued, "
+        "worker_pid, EXISTS (SELECT 1 FROM queue_job_lock l "
+        "WHERE l.queue_job_id = queue_job.id) FROM queue_job WHERE id = %s",
         (ids[0],),
     )
-    assert cr.fetchone() == ("enqueued", True)
+    assert cr.fetchone() == ("started", True, True, PID, True)
+    cr.execute("SELECT state FROM queue_job WHERE id = %s", (ids[2],))
+    assert cr.fetchone() == ("pending",)
     result = take(cr, claim.Channels([], 5), limit=2)
     assert [job.id for job in result.jobs] == ids[2:]
     assert not result.more

@@ -51,7 +51,7 @@ def run_workers(db, channels):
         idle_since = None
         while True:
             try:
-                result = claim.claim(cursor, channels, limit=local.choice([1, 2]))
+                result = claim.claim(cursor, channels, seed, limit=local.choice([1, 2]))
                 ids = [job.id for job in result.jobs]
                 if ids:
                     cursor.execute(

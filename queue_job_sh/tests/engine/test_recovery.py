@@ -130,24 +130,39 @@ def test_http_runner_detection(db, cr):
 
 def test_next_recovery_is_when_a_young_dead_job_may_be_requeued(db, cr):
     assert claim.next_recovery(cr) is None
-    ids = db.add_jobs(cr, state="started")
+    ids = db.add_jobs(cr, state="enqueued")  # its runner died before starting it
     cr.execute(
         "UPDATE queue_job SET date_enqueued = now() AT TIME ZONE 'UTC' "
-        "- interval '4 seconds', date_started = now() AT TIME ZONE 'UTC' "
         "- interval '4 seconds' WHERE id = %s",
         ids,
     )
-    cr.execute("INSERT INTO queue_job_lock SELECT id, id FROM queue_job")
     cr.connection.commit()
     cr.execute("SELECT date_enqueued + interval '10 seconds' FROM queue_job")
     expected = cr.fetchone()[0]
     assert claim.next_recovery(cr) == expected
+    assert claim.requeue_dead_jobs(cr) == []  # not before the grace delay
     cr.connection.commit()
-    # a job whose runner holds its lock is alive: nothing to wait for
-    runner = db.connect().cursor()
-    runner.execute("SELECT * FROM queue_job_lock FOR NO KEY UPDATE")
+    # once started, with its lock row, it is no longer waited for
+    cr.execute("UPDATE queue_job SET state = 'started'")
+    cr.execute("INSERT INTO queue_job_lock SELECT id, id FROM queue_job")
+    cr.connection.commit()
     assert claim.next_recovery(cr) is None
-    runner.connection.rollback()
+
+
+def test_dead_started_job_is_requeued_once_settled_not_after_the_grace(db, cr):
+    """After a kill -9 the interrupted jobs come back LOCK_SETTLE after their
+    start, not DEAD_JOB_GRACE after their claim: a restarted server runs
+    them at once."""
+    ids = just_started(db, cr)
+    assert claim.requeue_dead_jobs(cr) == []  # maybe its runner, about to lock
+    cr.connection.commit()
+    cr.execute(
+        "UPDATE queue_job SET date_started = date_started - interval '3 seconds'"
+    )
+    cr.connection.commit()
+    assert claim.requeue_dead_jobs(cr) == [(claimed_uuid(cr, ids[0]), "pending")]
+    cr.connection.commit()
+    assert rows(cr, ids) == [("pending", 1, None)]
 
 
 def just_started(db, cr):
@@ -189,9 +204,9 @@ def test_looking_for_recoveries_never_takes_a_just_started_jobs_lock(db, cr):
     assert claim.requeue_dead_jobs(cr) == []
     assert runner_locks(db, ids[0])
     cr.connection.rollback()
-    # once settled, a job whose lock is free is a recovery to wait for
+    # once settled, a job whose lock is free is dead
     cr.execute(
         "UPDATE queue_job SET date_started = date_started - interval '3 seconds'"
     )
     cr.connection.commit()
-    assert claim.next_recovery(cr) is not None
+    assert len(claim.requeue_dead_jobs(cr)) == 1
