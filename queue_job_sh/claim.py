@@ -135,11 +135,18 @@ def ensure_schema(cr):
     )
 
 
+# The order in which ready jobs start: priority (lower first), then the time
+# they became ready (their ETA, or their creation when they have none), then
+# age, then id.
+_ORDER = "priority, COALESCE(eta, date_created), date_created, id"
+
 # The claim lock (see _lock_claims), then the state a claim starts from, in
 # one round trip: the time, the jobs running per channel, and the channels
 # that have pending jobs (a loose index scan of queue_job_sh_pending_index:
-# one probe per channel, however many jobs are pending).
-_LOCK_AND_READ_STATE = """
+# one probe per channel, however many jobs are pending; ordered by the whole
+# index, so that the planner never prefers queue_job's index on channel,
+# which holds the done jobs too).
+_LOCK_AND_READ_STATE = f"""
     LOCK TABLE queue_job_sh_claim_state IN EXCLUSIVE MODE;
     SELECT now() AT TIME ZONE 'UTC',
            (SELECT json_agg(json_build_array(channel, running))
@@ -150,12 +157,12 @@ _LOCK_AND_READ_STATE = """
                WITH RECURSIVE pending_channel AS (
                    (SELECT channel FROM queue_job
                      WHERE state = 'pending' AND channel IS NOT NULL
-                     ORDER BY channel LIMIT 1)
+                     ORDER BY channel, {_ORDER} LIMIT 1)
                    UNION ALL
                    SELECT (SELECT channel FROM queue_job
                             WHERE state = 'pending'
                               AND channel > pending_channel.channel
-                            ORDER BY channel LIMIT 1)
+                            ORDER BY channel, {_ORDER} LIMIT 1)
                      FROM pending_channel
                     WHERE pending_channel.channel IS NOT NULL
                )
@@ -164,11 +171,6 @@ _LOCK_AND_READ_STATE = """
            EXISTS (SELECT 1 FROM queue_job
                     WHERE state = 'pending' AND channel IS NULL)
 """
-
-# The order in which ready jobs start: priority (lower first), then the time
-# they became ready (their ETA, or their creation when they have none), then
-# age, then id.
-_ORDER = "priority, COALESCE(eta, date_created), date_created, id"
 
 # Both scan queue_job_sh_pending_index (channel, then _ORDER) for one
 # channel; ``channel = %s`` (not IS NOT DISTINCT FROM) keeps it indexable.
