@@ -124,8 +124,56 @@ class Channels:
         return self._chains[name]
 
 
+# The order in which ready jobs start: priority (lower first), then the time
+# they became ready (their ETA, or their creation when they have none), then
+# age, then id.
+_ORDER = "priority, COALESCE(eta, date_created), date_created, id"
+
+# The state a claim starts from: the time, the jobs running per channel, and
+# the channels that have pending jobs (a loose index scan of
+# queue_job_sh_pending_index: one probe per channel, however many jobs are
+# pending; ordered by the whole index, so that the planner never prefers
+# queue_job's index on channel, which holds the done jobs too). A PL/pgSQL
+# function, because PostgreSQL keeps the plans of a function's queries for
+# the session: planning this query took longer than running it.
+_CLAIM_SNAPSHOT_FUNCTION = f"""
+    CREATE OR REPLACE FUNCTION queue_job_sh_claim_snapshot(
+        OUT snapshot_at timestamp, OUT running_by_channel json,
+        OUT pending_channels varchar[], OUT pending_without_channel boolean
+    ) LANGUAGE plpgsql STABLE AS $$
+    BEGIN
+        SELECT now() AT TIME ZONE 'UTC',
+               (SELECT json_agg(json_build_array(channel, running))
+                  FROM (SELECT channel, count(*) AS running FROM queue_job
+                         WHERE state IN ('enqueued', 'started')
+                         GROUP BY channel) running_jobs),
+               ARRAY(
+                   WITH RECURSIVE pending_channel AS (
+                       (SELECT channel FROM queue_job
+                         WHERE state = 'pending' AND channel IS NOT NULL
+                         ORDER BY channel, {_ORDER} LIMIT 1)
+                       UNION ALL
+                       SELECT (SELECT channel FROM queue_job
+                                WHERE state = 'pending'
+                                  AND channel > pending_channel.channel
+                                ORDER BY channel, {_ORDER} LIMIT 1)
+                         FROM pending_channel
+                        WHERE pending_channel.channel IS NOT NULL
+                   )
+                   SELECT channel FROM pending_channel WHERE channel IS NOT NULL
+               ),
+               EXISTS (SELECT 1 FROM queue_job
+                        WHERE state = 'pending' AND channel IS NULL)
+          INTO snapshot_at, running_by_channel, pending_channels,
+               pending_without_channel;
+    END
+    $$
+"""
+
+
 def ensure_schema(cr):
-    """Create the table claims lock, which also keeps throttle timestamps."""
+    """Create the table claims lock, which also keeps throttle timestamps,
+    and the function that reads a claim's starting state."""
     cr.execute(
         """
         CREATE TABLE IF NOT EXISTS queue_job_sh_claim_state (
@@ -133,43 +181,14 @@ def ensure_schema(cr):
             last_claim_at timestamp without time zone
         )"""
     )
+    cr.execute(_CLAIM_SNAPSHOT_FUNCTION)
 
-
-# The order in which ready jobs start: priority (lower first), then the time
-# they became ready (their ETA, or their creation when they have none), then
-# age, then id.
-_ORDER = "priority, COALESCE(eta, date_created), date_created, id"
 
 # The claim lock (see _lock_claims), then the state a claim starts from, in
-# one round trip: the time, the jobs running per channel, and the channels
-# that have pending jobs (a loose index scan of queue_job_sh_pending_index:
-# one probe per channel, however many jobs are pending; ordered by the whole
-# index, so that the planner never prefers queue_job's index on channel,
-# which holds the done jobs too).
-_LOCK_AND_READ_STATE = f"""
+# one round trip.
+_LOCK_AND_READ_STATE = """
     LOCK TABLE queue_job_sh_claim_state IN EXCLUSIVE MODE;
-    SELECT now() AT TIME ZONE 'UTC',
-           (SELECT json_agg(json_build_array(channel, running))
-              FROM (SELECT channel, count(*) AS running FROM queue_job
-                     WHERE state IN ('enqueued', 'started')
-                     GROUP BY channel) running_jobs),
-           ARRAY(
-               WITH RECURSIVE pending_channel AS (
-                   (SELECT channel FROM queue_job
-                     WHERE state = 'pending' AND channel IS NOT NULL
-                     ORDER BY channel, {_ORDER} LIMIT 1)
-                   UNION ALL
-                   SELECT (SELECT channel FROM queue_job
-                            WHERE state = 'pending'
-                              AND channel > pending_channel.channel
-                            ORDER BY channel, {_ORDER} LIMIT 1)
-                     FROM pending_channel
-                    WHERE pending_channel.channel IS NOT NULL
-               )
-               SELECT channel FROM pending_channel WHERE channel IS NOT NULL
-           ),
-           EXISTS (SELECT 1 FROM queue_job
-                    WHERE state = 'pending' AND channel IS NULL)
+    SELECT * FROM queue_job_sh_claim_snapshot()
 """
 
 # Both scan queue_job_sh_pending_index (channel, then _ORDER) for one

@@ -17,6 +17,7 @@ def post_init_hook(env):
 def uninstall_hook(env):
     env["queue.job.sh.runner"]._runner_crons().unlink()
     env.cr.execute("DROP TABLE IF EXISTS queue_job_sh_claim_state")
+    env.cr.execute("DROP FUNCTION IF EXISTS queue_job_sh_claim_snapshot()")
     for index in (
         "queue_job_sh_pending_index",
         "queue_job_sh_date_done_index",
