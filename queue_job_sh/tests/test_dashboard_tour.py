@@ -5,6 +5,7 @@
 import base64
 import os
 import time
+from contextlib import nullcontext
 from unittest.mock import patch
 
 from odoo.tests import HttpCase, tagged
@@ -95,6 +96,12 @@ class TestDashboardTour(DashboardDataMixin, HttpCase):
         if not path:
             self.skipTest(f"set {SCREENSHOT_ENV} to take a screenshot")
         browser = ChromeBrowser(self)
+        # 19.0 serves a test's browser only inside allow_requests (18.0: always)
+        allow_requests = getattr(self, "allow_requests", None)
+        with allow_requests(browser=browser) if allow_requests else nullcontext():
+            self._screenshot(browser, path)
+
+    def _screenshot(self, browser, path):
         try:
             self.authenticate("admin", "admin", browser=browser)
             browser.navigate_to(self.base_url() + URL, wait_stop=True)
