@@ -20,6 +20,8 @@ import signal
 import sys
 import time
 
+from psycopg2 import errors
+
 from odoo import api
 from odoo.modules.registry import Registry
 from odoo.tools import config
@@ -41,10 +43,16 @@ def run(registry):
     with registry.cursor() as cr:
         env = api.Environment(cr, api.SUPERUSER_ID, {})
         while not _stopping:
-            cr.execute(
-                "SELECT uuid FROM queue_job WHERE state = 'pending' "
-                "LIMIT 1 FOR UPDATE SKIP LOCKED"
-            )
+            try:
+                cr.execute(
+                    "SELECT uuid FROM queue_job WHERE state = 'pending' "
+                    "LIMIT 1 FOR UPDATE SKIP LOCKED",
+                    log_exceptions=False,
+                )
+            except errors.SerializationFailure:
+                # the other loop started that job after this snapshot
+                cr.rollback()
+                continue
             row = cr.fetchone()
             if not row:
                 cr.rollback()

@@ -689,7 +689,11 @@ class Floor:
         return self
 
     def __exit__(self, *exc):
+        died = [p.pid for p in self.processes if p.poll() is not None]
         self.stop()
+        if died and not exc[0]:
+            # fewer loops than the capacity ran: not the floor
+            raise RuntimeError(f"floor processes {died} died, see their logs")
 
 
 class Probe:
