@@ -119,6 +119,19 @@ def commit_progress(env, done, remaining):
     env.cr.commit()  # pylint: disable=invalid-commit
 
 
+def running_cron(env):
+    """The ``ir.cron`` record running now (empty outside a cron run)."""
+    cron_id = env.context.get("cron_id")
+    # 18.0: "Run Manually" runs the action in the request with a progress
+    # record but no cron_id (19.0 runs it as a cron worker does)
+    if not cron_id and env.context.get("ir_cron_progress_id"):
+        progress = (
+            env["ir.cron.progress"].sudo().browse(env.context["ir_cron_progress_id"])
+        )
+        cron_id = progress.cron_id.id
+    return env["ir.cron"].sudo().browse(cron_id)
+
+
 def admin_users_domain(env):
     """Domain of the users who are Settings administrators."""
     # 19.0: res.users.groups_id became group_ids (explicit groups) and

@@ -415,7 +415,7 @@ class QueueJobShRunner(models.AbstractModel):
         """Entry point of the runner crons. Never raises: a failing cron
         would end up deactivated by Odoo."""
         deadline = _pass_deadline()
-        cron = self.env["ir.cron"].sudo().browse(self.env.context.get("cron_id"))
+        cron = odoo_series.running_cron(self.env)
         # One transaction before the first claim (a job enqueued on an idle
         # server waits for it): the pass is recorded, so that it shows as
         # running (wakers prefer idle runners, the dashboard shows it), the

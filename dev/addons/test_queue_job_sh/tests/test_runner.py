@@ -309,6 +309,36 @@ class TestRunnerPass(RunnerCase):
                 self.assertEqual(runner._recover_dead_jobs(), 1)
         self.assertEqual(self.job(dead)["state"], "pending")
 
+    def test_run_manually(self):
+        """Scheduled Actions > Run Manually runs a pass of that runner cron
+        (18.0 runs the action in the request, 19.0 as a cron worker would)."""
+        with self.probe() as probe:
+            probe.with_delay().probe("now")
+            later = probe.with_delay(eta=3600).probe("later")
+            probe.env.cr.execute("DELETE FROM ir_cron_trigger")
+        with self.new_env() as env:
+            env["ir.cron"].browse(self.cron_id).method_direct_trigger()
+        self.assertEqual(self.probe_keys(), ["now"])
+        with self.new_env() as env:
+            run = env["queue.job.sh.pass"].search([], limit=1)
+            self.assertRecordValues(
+                run,
+                [
+                    {
+                        "cron_id": self.cron_id,
+                        "done_count": 1,
+                        "end_reason": "queue_empty",
+                    }
+                ],
+            )
+            # the pass wakes its own cron for the job waiting for its ETA
+            eta = env["queue.job"].search([("uuid", "=", later.uuid)]).eta
+            self.assertTrue(
+                env["ir.cron.trigger"].search(
+                    [("cron_id", "=", self.cron_id), ("call_at", "=", eta)]
+                )
+            )
+
     def test_stands_down_while_queue_job_http_runner_is_active(self):
         with self.probe() as probe:
             delayed = probe.with_delay().probe("waits")
