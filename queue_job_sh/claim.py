@@ -185,8 +185,16 @@ def ensure_schema(cr):
 
 
 # The claim lock (see _lock_claims), then the state a claim starts from, in
-# one round trip.
+# one round trip. The claim's commit does not wait for its WAL to reach the
+# disk (synchronous_commit off, for this transaction only): it is visible to
+# every other transaction at once all the same, so capacity and "started"
+# hold, and the transaction that runs the job, which waits for its own
+# commit to be durable, flushes the claim with it. Only a crash of
+# PostgreSQL itself within a fraction of a second of a claim may lose that
+# claim, and with it nothing of the job: the job is pending again, as if
+# never claimed (no try counted), its run uncommitted.
 _LOCK_AND_READ_STATE = """
+    SET LOCAL synchronous_commit TO OFF;
     LOCK TABLE queue_job_sh_claim_state IN EXCLUSIVE MODE;
     SELECT * FROM queue_job_sh_claim_snapshot()
 """
@@ -227,9 +235,9 @@ def _lock_claims(cr):
     runners could both see a free slot and fill it twice. ``LOCK TABLE`` is
     taken as the *first* statement of the transaction on purpose: a
     REPEATABLE READ transaction takes its snapshot at its first query, and
-    ``LOCK`` is not one, so the snapshot is taken once the lock is ours and
-    sees every claim committed before. Both statements go in one round trip
-    (the lock waits, then the query runs). The lock is held for the claim
+    ``LOCK`` is not one (nor is ``SET``), so the snapshot is taken once the
+    lock is ours and sees every claim committed before. The statements go in
+    one round trip (the lock waits, then the query runs). The lock is held for the claim
     only (three round trips) and released by the caller's commit or
     rollback. The mode conflicts with itself but not with plain reads.
     """

@@ -63,6 +63,17 @@ def test_claim_starts_the_jobs_with_their_lock_rows_and_reports_more(db, cr):
     assert not result.more
 
 
+def test_only_the_claim_commits_without_waiting_for_the_disk(db, cr):
+    db.add_jobs(cr)
+    cr.connection.commit()
+    claim.claim(cr, claim.Channels([], 1), PID)
+    cr.execute("SHOW synchronous_commit")
+    assert cr.fetchone() == ("off",)
+    cr.connection.commit()
+    cr.execute("SHOW synchronous_commit")  # the next transaction, a job's run
+    assert cr.fetchone() == ("on",)
+
+
 def test_root_and_subchannel_capacity(db, cr):
     db.add_jobs(cr, 2, channel="root.a", state="started")
     a = db.add_jobs(cr, 2, channel="root.a")
