@@ -98,24 +98,27 @@ _fetch_source() {
     # lay the Odoo tree of series $1 out in $2
     local series=$1 dest=$2 path
     path=$(_source_setting "$series")
-    rm -rf "$dest" "$dest.new"
+    # into a new folder: the tree in place stays until the new one is whole
+    rm -rf "$dest.new"
     mkdir -p "$dest.new"
     if [ -z "$path" ]; then
         progress "Odoo $series: no source named (--odoo-source $series=PATH or QUEUE_JOB_SH_ODOO_SOURCE_${series//./_}):" \
             "taking Odoo's official source, a shallow clone of branch $series of $ODOO_OFFICIAL_REPO"
-        git clone -q --depth 1 --branch "$series" "$ODOO_OFFICIAL_REPO" "$dest.new" || return 1
+        git clone -q --depth 1 --branch "$series" "$ODOO_OFFICIAL_REPO" "$dest.new" ||
+            { rm -rf "$dest.new"; echo "Odoo $series: the clone failed; name a source with --odoo-source" >&2; return 1; }
     elif [ -f "$path" ]; then
         progress "Odoo $series: unpacking $path"
-        tar -xf "$path" -C "$dest.new" --strip-components=1 || return 1
+        tar -xf "$path" -C "$dest.new" --strip-components=1 || { rm -rf "$dest.new"; return 1; }
     else
         progress "Odoo $series: copying the tree $path"
-        cp -a "$path/." "$dest.new/" || return 1
+        cp -a "$path/." "$dest.new/" || { rm -rf "$dest.new"; return 1; }
     fi
     [ -f "$dest.new/odoo/release.py" ] || {
         echo "Odoo $series: $path holds no Odoo tree (no odoo/release.py)" >&2
         return 1
     }
     chmod -R u+w "$dest.new"
+    rm -rf "$dest"
     mv "$dest.new" "$dest"
 }
 
