@@ -1,3 +1,4 @@
+from . import ir_cron
 from . import queue_job
 from . import queue_job_channel
 from . import queue_job_sh_dashboard
