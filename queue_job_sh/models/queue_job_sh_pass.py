@@ -7,7 +7,7 @@ from odoo import api, fields, models
 END_REASONS = [
     ("queue_empty", "Nothing left to start"),
     ("budget", "Time budget spent"),
-    ("yielded", "Yielded to other crons"),
+    ("yielded", "Yielded: goes on in a new pass"),
     ("http_runner", "queue_job's HTTP jobrunner is active"),
     ("error", "Runner error"),
 ]

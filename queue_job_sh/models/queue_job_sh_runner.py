@@ -49,8 +49,23 @@ CONCURRENCY_TRIES = 5
 OPEN_PASS_TIMEOUT = timedelta(hours=1)
 # An idle pass waits for a job whose ETA is this close (seconds).
 NEAR_ETA = 10
-# How often a busy pass requeues dead jobs and checks that no other
-# scheduled action waits for it (seconds).
+# A pass in one of Odoo's cron loops that finds the queue empty waits this
+# long (seconds) for a new job before it ends. Starting a pass costs tens of
+# milliseconds (the cron NOTIFY, the cron worker's look for due scheduled
+# actions, its progress record, the server action, the pass's own record),
+# and jobs come in bursts: a job enqueued meanwhile starts within a few
+# milliseconds of its commit, woken by queue_job's NOTIFY. Other scheduled
+# actions wait at most this long for the cron worker.
+IDLE_WAIT = 2
+# How often a busy pass requeues dead jobs (seconds). In one of Odoo's cron
+# loops a pass that has run jobs also ends then, and triggers its cron, which
+# the loop takes again at once, after any other scheduled action that fell
+# due meanwhile. Odoo keeps the transaction that locks the cron record open
+# for the whole pass, and PostgreSQL cannot prune what other transactions
+# updated while a snapshot that old is open: every claim's index scans would
+# wade through the old versions of every job run since the pass began (the
+# claim's state read took 0.13 ms at the start of a drain and 0.66 ms after
+# 3000 jobs, under its lock). A new pass starts from a new transaction.
 HOUSEKEEPING_INTERVAL = 5
 OUTCOMES = ("done_count", "failed_count", "retried_count")
 # Seconds a pass keeps the channel configuration before reading it again.
@@ -89,12 +104,13 @@ def _in_cron_loop():
     """Whether this pass runs in one of Odoo's own cron loops.
 
     Odoo's cron threads and prefork cron workers look for due scheduled
-    actions again after each pass: a pass that ends early (yields) lets
-    them run a scheduled action that fell due meanwhile. A process that
-    runs the due scheduled actions once and exits, as Odoo.sh's cron worker
-    is described, cannot: its list was made when it started, and the runner
-    crons come last in it, so it already ran every scheduled action due then.
-    There a pass does not yield; ending early would only delay jobs.
+    actions again after each pass: a busy pass that ends early (yields,
+    see HOUSEKEEPING_INTERVAL) is taken again at once, after a scheduled
+    action that fell due meanwhile. A process that runs the due scheduled
+    actions once and exits, as Odoo.sh's cron worker is described, cannot:
+    its list was made when it started, and the runner crons come last in
+    it, so it already ran every scheduled action due then. There a pass
+    does not yield; ending early would only delay jobs.
     """
     return (
         getattr(threading.current_thread(), "type", None) == "cron"
@@ -418,12 +434,13 @@ class QueueJobShRunner(models.AbstractModel):
         cron = odoo_series.running_cron(self.env)
         # One transaction before the first claim (a job enqueued on an idle
         # server waits for it): the pass is recorded, so that it shows as
-        # running (wakers prefer idle runners, the dashboard shows it), the
-        # runner crons follow the root capacity (one per unit, so that the
-        # siblings this pass wakes exist), and progress is reported before
-        # any job runs, so that a pass killed while it runs its first job
-        # does not count as a timed-out cron (Odoo fails, then deactivates,
-        # crons killed 3 times without progress). commit_progress commits.
+        # running (wakers prefer idle runners, the dashboard shows it), and
+        # progress is reported before any job runs, so that a pass killed
+        # while it runs its first job does not count as a timed-out cron
+        # (Odoo fails, then deactivates, crons killed 3 times without
+        # progress). commit_progress commits. It is bookkeeping: its commit
+        # does not wait for the disk (a crash of PostgreSQL could only lose
+        # the record of this pass's start, which its end writes again).
         values = {
             "cron_id": cron.id,
             "pid": os.getpid(),
@@ -436,8 +453,7 @@ class QueueJobShRunner(models.AbstractModel):
             http_runner = claim.queue_job_runner_active(
                 self.env.cr, queue_job_runner.PG_ADVISORY_LOCK_ID
             )
-            if not http_runner:
-                self._sync_runner_crons()
+            self.env.cr.execute("SET LOCAL synchronous_commit TO OFF")
             odoo_series.commit_progress(self.env, done=1, remaining=1)
             if http_runner:
                 _logger.warning(
@@ -450,6 +466,11 @@ class QueueJobShRunner(models.AbstractModel):
                 stats["end_reason"] = "http_runner"
             else:
                 stats["end_reason"] = self._run_jobs(cron, deadline, stats)
+                # the runner crons follow the root capacity, one per unit,
+                # committed with the end of the pass (after its jobs, not
+                # before the first one: a pass after a change of capacity
+                # wakes the siblings there were when it started)
+                self._sync_runner_crons()
         except Exception:
             self.env.cr.rollback()
             _logger.exception("queue_job_sh runner pass failed")
@@ -483,6 +504,8 @@ class QueueJobShRunner(models.AbstractModel):
         # The first claim comes first; dead jobs are looked for when a claim
         # finds nothing, then every HOUSEKEEPING_INTERVAL.
         housekeeping_at = progress_at + HOUSEKEEPING_INTERVAL
+        # when an idle pass in a cron loop ends, unless a job comes first
+        idle_until = None
         pid = os.getpid()
         with _JobNotifications(self.env.cr.dbname) as notifications:
             while True:
@@ -498,11 +521,11 @@ class QueueJobShRunner(models.AbstractModel):
                 if now >= housekeeping_at:
                     housekeeping_at = now + HOUSEKEEPING_INTERVAL
                     stats["recovered_count"] += self._recover_dead_jobs()
-                    # the scheduled actions due when this pass started are
-                    # the cron worker's next ones anyway: this checks later
-                    # ones (the first check is HOUSEKEEPING_INTERVAL in)
-                    if _in_cron_loop() and self._other_cron_due(cron):
-                        cron._trigger()  # back after the others
+                    if _in_cron_loop() and any(stats[key] for key in OUTCOMES):
+                        # a new pass, with a new cron transaction (see
+                        # HOUSEKEEPING_INTERVAL); the trigger's NOTIFY wakes
+                        # this loop again as soon as the pass has ended
+                        cron._trigger()
                         return "yielded"
                 if now - channels_at > CHANNELS_REFRESH:
                     channels, channels_at = self._channels(), now
@@ -517,12 +540,15 @@ class QueueJobShRunner(models.AbstractModel):
                     if recovered:
                         stats["recovered_count"] += recovered
                         continue
-                    wait_until = self._wait_until(deadline)
+                    if idle_until is None and _in_cron_loop():
+                        idle_until = time.time() + IDLE_WAIT
+                    wait_until = self._wait_until(deadline, idle_until)
                     if wait_until is None:
                         self._trigger_next_eta(cron)
                         return "queue_empty"
                     notifications.wait(min(wait_until, housekeeping_at) - time.time())
                     continue
+                idle_until = None
                 if claimed.more and now - woke_siblings_at > 1:
                     self._wake_idle_siblings(cron)
                     self.env.cr.commit()  # pylint: disable=invalid-commit
@@ -541,14 +567,16 @@ class QueueJobShRunner(models.AbstractModel):
                         self.env, done=max(1, done), remaining=1
                     )
 
-    def _wait_until(self, deadline):
+    def _wait_until(self, deadline, idle_until):
         """Until when an idle pass waits for work, or None to end it now.
 
         A lingering pass (:func:`_lingers`) waits until its deadline. Any
-        pass waits for what comes within NEAR_ETA seconds, since Odoo wakes
-        crons for future triggers only once a minute: a job's ETA, or the
-        moment the job of a crashed worker, which holds capacity, may be
-        recovered.
+        other pass waits until ``idle_until`` (see IDLE_WAIT; None outside
+        Odoo's cron loops), and for what comes within NEAR_ETA seconds,
+        since Odoo wakes crons for future triggers only once a minute: a
+        job's ETA, or the moment the job of a crashed worker, which holds
+        capacity, may be recovered. It wakes at the first of those moments
+        and asks again.
         """
         moments = [claim.next_eta(self.env.cr), claim.next_recovery(self.env.cr)]
         self.env.cr.commit()  # pylint: disable=invalid-commit
@@ -562,33 +590,13 @@ class QueueJobShRunner(models.AbstractModel):
         )
         if _lingers():
             return min(deadline, soonest) if soonest else deadline
-        if soonest and soonest - time.time() <= NEAR_ETA and soonest < deadline:
-            return soonest
-        return None
-
-    def _other_cron_due(self, cron):
-        """Whether another scheduled action is due and nobody runs it.
-
-        A due cron that nobody runs is found with SKIP LOCKED (cron workers
-        hold the row lock of the cron they run); the lock taken here is
-        released at once by the rollback.
-        """
-        self.env.cr.execute(
-            """
-            SELECT cron.id FROM ir_cron cron
-             WHERE cron.active AND cron.id <> ALL(%(runners)s)
-               AND (cron.nextcall <= now() AT TIME ZONE 'UTC'
-                    OR EXISTS (SELECT 1 FROM ir_cron_trigger trigger
-                                WHERE trigger.cron_id = cron.id
-                                  AND trigger.call_at <= now() AT TIME ZONE 'UTC'))
-             LIMIT 1
-               FOR NO KEY UPDATE SKIP LOCKED
-            """,
-            {"runners": self._runner_crons().ids},
-        )
-        due = self.env.cr.fetchone()
-        self.env.cr.rollback()
-        return bool(due)
+        now = time.time()
+        moments = []
+        if idle_until and idle_until > now:
+            moments.append(min(idle_until, deadline))
+        if soonest and soonest - now <= NEAR_ETA and soonest < deadline:
+            moments.append(soonest)
+        return min(moments, default=None)
 
     def _trigger_next_eta(self, cron):
         """Wake up when the next job waiting for its ETA becomes ready."""
