@@ -100,8 +100,9 @@ def drain_slow(bench, runner, jobs=200, duration=0.05, **kwargs):
 # ----------------------------------------------------------------------
 def latency(bench, runner, jobs=20, gap=0.5, capacity=2, timeout=60):
     """Single jobs on an idle server: enqueue commit -> job starts."""
+    name = "latency" if gap < 2 else "latency_cold"
     with ExitStack() as stack:
-        db, helper, probe = open_scenario(stack, bench, runner, "latency", capacity)
+        db, helper, probe = open_scenario(stack, bench, runner, name, capacity)
         stack.enter_context(bench.server(runner, db, capacity=capacity))
         time.sleep(SETTLE + 2)
         latencies = []
@@ -121,6 +122,12 @@ def latency(bench, runner, jobs=20, gap=0.5, capacity=2, timeout=60):
             "missed": missed,
             **probe.integrity([f"l-{number}" for number in range(jobs)]),
         }
+
+
+def latency_cold(bench, runner, jobs=9, gap=3.0, **kwargs):
+    """The same, 3 to 6 s apart: longer than a queue_job_sh pass waits for
+    the next job (IDLE_WAIT), so that every job wakes a cron worker."""
+    return latency(bench, runner, jobs=jobs, gap=gap, **kwargs)
 
 
 # ----------------------------------------------------------------------
@@ -492,6 +499,7 @@ SCENARIOS = {
     "drain": drain,
     "drain_slow": drain_slow,
     "latency": latency,
+    "latency_cold": latency_cold,
     "channels": channels,
     "kill": kill,
     "poison": poison,
