@@ -72,6 +72,9 @@ OUTCOMES = ("done_count", "failed_count", "retried_count")
 CHANNELS_REFRESH = 1
 # Seconds between two progress reports of a pass.
 PROGRESS_INTERVAL = 5
+# Per database, the number of runner crons this process last synced them to
+# (_sync_runner_crons).
+_SYNCED_RUNNERS = {}
 # Seconds before each wake-up of the runners after the server's registry is
 # ready: the threaded server's cron threads start listening right after it,
 # a prefork server's new cron workers look for due crons at once
@@ -280,8 +283,12 @@ class QueueJobShRunner(models.AbstractModel):
         )
 
     @api.model
-    def _sync_runner_crons(self):
-        """Keep one runner cron per unit of the root channel's capacity."""
+    def _sync_runner_crons(self, if_changed=False):
+        """Keep one runner cron per unit of the root channel's capacity.
+
+        With ``if_changed``, only when this process has not synced them to
+        that number yet (a pass's start: a new process, new channels).
+        """
         try:
             wanted = max(1, self._channels().root_capacity)
         except ValueError as error:
@@ -291,6 +298,9 @@ class QueueJobShRunner(models.AbstractModel):
             # a lingering pass holds its cron: a second one lets the next
             # cron worker start take over before the first pass ends
             wanted = max(2, wanted)
+        if if_changed and _SYNCED_RUNNERS.get(self.env.cr.dbname) == wanted:
+            return
+        _SYNCED_RUNNERS[self.env.cr.dbname] = wanted
         crons = self._runner_crons()
         for number in range(len(crons) + 1, wanted + 1):
             self.env["ir.cron"].sudo().create(
@@ -434,13 +444,14 @@ class QueueJobShRunner(models.AbstractModel):
         cron = odoo_series.running_cron(self.env)
         # One transaction before the first claim (a job enqueued on an idle
         # server waits for it): the pass is recorded, so that it shows as
-        # running (wakers prefer idle runners, the dashboard shows it), and
-        # progress is reported before any job runs, so that a pass killed
-        # while it runs its first job does not count as a timed-out cron
-        # (Odoo fails, then deactivates, crons killed 3 times without
-        # progress). commit_progress commits. It is bookkeeping: its commit
-        # does not wait for the disk (a crash of PostgreSQL could only lose
-        # the record of this pass's start, which its end writes again).
+        # running (wakers prefer idle runners, the dashboard shows it), the
+        # runner crons follow the root capacity (one per unit) if it
+        # changed, and progress is reported before any job runs, so that a
+        # pass killed while it runs its first job does not count as a
+        # timed-out cron (Odoo fails, then deactivates, crons killed 3 times
+        # without progress). commit_progress commits. It is bookkeeping: its
+        # commit does not wait for the disk (a crash of PostgreSQL could only
+        # lose the record of this pass's start, which its end writes again).
         values = {
             "cron_id": cron.id,
             "pid": os.getpid(),
@@ -453,6 +464,9 @@ class QueueJobShRunner(models.AbstractModel):
             http_runner = claim.queue_job_runner_active(
                 self.env.cr, queue_job_runner.PG_ADVISORY_LOCK_ID
             )
+            if not http_runner:
+                # so that the siblings this pass wakes exist
+                self._sync_runner_crons(if_changed=True)
             self.env.cr.execute("SET LOCAL synchronous_commit TO OFF")
             odoo_series.commit_progress(self.env, done=1, remaining=1)
             if http_runner:
@@ -466,10 +480,7 @@ class QueueJobShRunner(models.AbstractModel):
                 stats["end_reason"] = "http_runner"
             else:
                 stats["end_reason"] = self._run_jobs(cron, deadline, stats)
-                # the runner crons follow the root capacity, one per unit,
-                # committed with the end of the pass (after its jobs, not
-                # before the first one: a pass after a change of capacity
-                # wakes the siblings there were when it started)
+                # and again, in case someone else changed them meanwhile
                 self._sync_runner_crons()
         except Exception:
             self.env.cr.rollback()
