@@ -602,12 +602,12 @@ class QueueJobShRunner(models.AbstractModel):
         if _lingers():
             return min(deadline, soonest) if soonest else deadline
         now = time.time()
-        moments = []
+        wake_at = []
         if idle_until and idle_until > now:
-            moments.append(min(idle_until, deadline))
+            wake_at.append(min(idle_until, deadline))
         if soonest and soonest - now <= NEAR_ETA and soonest < deadline:
-            moments.append(soonest)
-        return min(moments, default=None)
+            wake_at.append(soonest)
+        return min(wake_at, default=None)
 
     def _trigger_next_eta(self, cron):
         """Wake up when the next job waiting for its ETA becomes ready."""
