@@ -789,20 +789,6 @@ class Probe:
         self.close()
 
 
-def peak_concurrency(intervals):
-    """Highest number of overlapping (start, end) intervals."""
-    events = sorted(
-        [(start, 1) for start, _end in intervals]
-        + [(end, -1) for _start, end in intervals],
-        key=lambda event: (event[0], event[1]),
-    )
-    peak = current = 0
-    for _at, delta in events:
-        current += delta
-        peak = max(peak, current)
-    return peak
-
-
 def simulator(bench, db, period, timeout, channels, env):
     """Odoo.sh's cron worker: no time limit of Odoo's own, killed after
     ``timeout`` by the platform."""

@@ -16,11 +16,11 @@ from harness import (
     Probe,
     RssSampler,
     log,
-    peak_concurrency,
     percentile,
     rounded,
     simulator,
 )
+from intervals import peak_overlap
 
 # Seconds given to a freshly started server before measuring (cron
 # workers start, runner crons do their first, empty, pass).
@@ -178,7 +178,7 @@ def channels(bench, runner, per_channel=12, duration=0.3, timeout=180):
         over = 0
         for channel, cap in [("root", capacity), *CHANNELS.items()]:
             mine = [r for r in rows if channel == "root" or r[1] == channel]
-            peak = peak_concurrency([(r[3], r[4]) for r in mine])
+            peak = peak_overlap([(r[3], r[4]) for r in mine])
             busy = sum(r[4] - r[3] for r in mine)
             short = channel.replace("root.", "")
             result[f"peak_{short}"] = f"{peak}/{cap}"

@@ -16,12 +16,12 @@ MIN_SAFETY = 5.0
 # worker sleeps (up to SLEEP_INTERVAL + pid % 10 = 70 s). A pass cannot see
 # how long that sleep was, so it assumes the worst when the limit allows it.
 PREFORK_SLEEP = 70.0
-# Length of a pass when no kill limit is known. Odoo.sh's cron worker runs
-# with limit_time_real_cron = limit_time_real = 0, is started about every 5
-# minutes and killed, reportedly, after 15: a pass of 1.5 periods outlasts
-# the next start (a second runner takes over then) and ends long before the
-# kill. In such a process, which runs the due scheduled actions once, it is
-# counted from the start of the process (see pass_deadline).
+# Length of a pass when no kill limit is known. Odoo.sh's cron worker is
+# started about every 5 minutes; no public source gives its time limit. A
+# pass of 1.5 periods outlasts the next start (a second runner takes over
+# then) and ends long before 3 periods. In a process that runs the due
+# scheduled actions once, it is counted from the start of the process (see
+# pass_deadline).
 DEFAULT_PASS_SECONDS = 450.0
 
 
@@ -40,6 +40,11 @@ def kill_limit(limit_time_real_cron, limit_time_real, prefork):
     return limit or None
 
 
+def _usable(limit):
+    """Seconds of a kill limit a pass may use to start jobs."""
+    return limit - max(MIN_SAFETY, limit * SAFETY_RATIO)
+
+
 def pass_deadline(
     now, *, limit, prefork, pass_started=None, pass_seconds=None, process_started=None
 ):
@@ -49,26 +54,31 @@ def pass_deadline(
     :param limit: the kill limit (:func:`kill_limit`), or None
     :param prefork: True in a prefork cron worker
     :param pass_started: when Odoo's limit clock started, if known (the
-        threaded server's ``thread.start_time``)
+        threaded server's ``thread.start_time``, a prefork cron worker's
+        last watchdog ping)
     :param pass_seconds: optional cap on the length of a pass, in seconds
     :param process_started: when the process started, for a process that
         runs the due scheduled actions once and exits (Odoo.sh's cron
-        worker). With no kill limit, the passes of such a process share one
-        budget counted from its start: one that finds both runner crons due
-        lingers in the first pass only, and no such process outlives 1.5
-        platform periods (the platform kills it after 3, and a killed pass
-        would count as a busy runner).
+        worker). No Odoo clock runs in such a process: only the platform
+        kills it. Its passes share one budget counted from its start, of
+        :data:`DEFAULT_PASS_SECONDS`, ``pass_seconds`` or the usable part of
+        the kill limit, whichever is shortest: one that finds both runner
+        crons due lingers in the first pass only, and no such process
+        outlives 1.5 platform periods, whatever the limits.
     """
-    if limit:
-        usable = limit - max(MIN_SAFETY, limit * SAFETY_RATIO)
-        if pass_started is not None:
-            deadline = pass_started + usable
-        elif prefork:
-            deadline = now + max(usable - PREFORK_SLEEP, usable / 4)
-        else:
-            deadline = now + usable
-        if pass_seconds:
-            deadline = min(deadline, now + pass_seconds)
-        return deadline
-    start = now if process_started is None else process_started
-    return start + min(DEFAULT_PASS_SECONDS, pass_seconds or DEFAULT_PASS_SECONDS)
+    length = min(DEFAULT_PASS_SECONDS, pass_seconds or DEFAULT_PASS_SECONDS)
+    if process_started is not None:
+        if limit:
+            length = min(length, _usable(limit))
+        return process_started + length
+    if not limit:
+        return now + length
+    if pass_started is not None:
+        deadline = pass_started + _usable(limit)
+    elif prefork:
+        deadline = now + max(_usable(limit) - PREFORK_SLEEP, _usable(limit) / 4)
+    else:
+        deadline = now + _usable(limit)
+    if pass_seconds:
+        deadline = min(deadline, now + pass_seconds)
+    return deadline

@@ -2,14 +2,17 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 """Fixtures for the engine tests: a real PostgreSQL server, no Odoo.
 
-The engine modules are loaded from their files, because importing the
-``queue_job_sh`` package would import Odoo. The database server is the one
-described by the libpq environment (PGHOST, PGPORT, PGUSER, PGPASSWORD), which
-``dev/test`` starts; each test gets a fresh schema.
+The engine modules are imported from the addon's folder as a package of
+their own, ``queue_job_sh_engine``, because importing the ``queue_job_sh``
+package would import Odoo; they import each other only. The database server
+is the one described by the libpq environment (PGHOST, PGPORT, PGUSER,
+PGPASSWORD), which ``dev/test`` starts; each test gets a fresh schema.
 """
 
-import importlib.util
+import importlib
 import pathlib
+import sys
+import types
 import uuid
 
 import psycopg2
@@ -18,23 +21,30 @@ from psycopg2 import sql
 from psycopg2.extensions import ISOLATION_LEVEL_REPEATABLE_READ
 
 ADDON = pathlib.Path(__file__).resolve().parents[2]
+REPO = ADDON.parent
+
+
+_ENGINE = types.ModuleType("queue_job_sh_engine")
+_ENGINE.__path__ = [str(ADDON)]
+sys.modules["queue_job_sh_engine"] = _ENGINE
 
 
 def _load(name):
-    spec = importlib.util.spec_from_file_location(
-        f"queue_job_sh_engine_{name}", ADDON / f"{name}.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return importlib.import_module(f"queue_job_sh_engine.{name}")
 
 
-claim = _load("claim")
 budget = _load("budget")
+channels = _load("channels")
+claim = _load("claim")
+pass_loop = _load("pass_loop")
+queue_state = _load("queue_state")
+recovery = _load("recovery")
+schema = _load("schema")
+transactions = _load("transactions")
 
 # The columns of queue_job 18.0's tables that the engine reads or writes,
 # plus two timestamps the concurrency tests record.
-SCHEMA = """
+QUEUE_JOB_TABLES = """
 CREATE TABLE queue_job (
     id serial PRIMARY KEY,
     uuid varchar NOT NULL UNIQUE,
@@ -45,6 +55,7 @@ CREATE TABLE queue_job (
     date_created timestamp,
     date_enqueued timestamp,
     date_started timestamp,
+    date_done timestamp,
     retry integer,
     max_retries integer,
     exc_name varchar,
@@ -52,16 +63,32 @@ CREATE TABLE queue_job (
     exc_info text,
     worker_pid integer,
     claimed_at timestamptz,
-    done_at timestamptz
+    done_at timestamptz,
+    claim_order integer
 );
 CREATE TABLE queue_job_lock (
     id integer PRIMARY KEY,
     queue_job_id integer REFERENCES queue_job (id) ON DELETE CASCADE
 );
-CREATE INDEX queue_job_sh_pending_index ON queue_job
-    (channel, priority, COALESCE(eta, date_created), date_created, id)
-    WHERE state = 'pending';
 """
+
+
+class Cursor:
+    """A psycopg2 cursor with the interface of Odoo's that the engine uses:
+    ``commit()`` and ``rollback()`` on the cursor."""
+
+    def __init__(self, connection):
+        self.connection = connection
+        self._cursor = connection.cursor()
+
+    def commit(self):
+        self.connection.commit()
+
+    def rollback(self):
+        self.connection.rollback()
+
+    def __getattr__(self, name):
+        return getattr(self._cursor, name)
 
 
 class Database:
@@ -77,6 +104,10 @@ class Database:
         conn.set_isolation_level(isolation)
         self.connections.append(conn)
         return conn
+
+    def cursor(self):
+        """A :class:`Cursor` on a new connection."""
+        return Cursor(self.connect())
 
     def add_jobs(self, cr, count=1, **values):
         """Insert ``count`` jobs; returns their ids, in insertion order."""
@@ -109,23 +140,22 @@ class Database:
 def db():
     admin = psycopg2.connect()
     admin.autocommit = True
-    schema = f"engine_{uuid.uuid4().hex[:12]}"
+    schema_name = f"engine_{uuid.uuid4().hex[:12]}"
     with admin.cursor() as cr:
-        cr.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
-        cr.execute(sql.SQL("SET search_path = {}").format(sql.Identifier(schema)))
-        cr.execute(SCHEMA)
-    database = Database(schema)
-    with database.connect() as conn, conn.cursor() as cr:
-        claim.ensure_schema(cr)
+        cr.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema_name)))
+        cr.execute(sql.SQL("SET search_path = {}").format(sql.Identifier(schema_name)))
+        cr.execute(QUEUE_JOB_TABLES)
+        schema.create(cr)
+    database = Database(schema_name)
     yield database
     database.close()
     with admin.cursor() as cr:
-        cr.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
+        cr.execute(
+            sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema_name))
+        )
     admin.close()
 
 
 @pytest.fixture
 def cr(db):
-    conn = db.connect()
-    with conn.cursor() as cursor:
-        yield cursor
+    return db.cursor()

@@ -2,78 +2,72 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 """Many connections claiming thousands of jobs at once.
 
-Each claimed job records when it was claimed (inside the claim transaction,
-after the claim lock) and when it was done (inside the transaction that
-marks it done). A slot is reused only after the job that held it committed
-done, so for every channel the number of overlapping [claimed, done]
-intervals must stay within its capacity: the check is independent of the
-claim's own counting.
+Each claimed job records when it was claimed (by a trigger, inside the
+claim transaction, after the claim lock) and when it was done (inside the
+transaction that marks it done). A slot is reused only after the job that
+held it committed done, so for every channel the number of overlapping
+[claimed, done] intervals must stay within its capacity: the check is
+independent of the claim's own counting.
 """
 
 import collections
 import random
+import sys
 import threading
 import time
 
 import psycopg2
-from conftest import claim
+from conftest import REPO, channels, claim
 
-Config = claim.ChannelConfig
+sys.path.insert(0, str(REPO / "dev"))
+from intervals import peak_overlap  # noqa: E402
+
+Config = channels.ChannelConfig
 JOBS = 2000
 WORKERS = 16
 CAPACITY = {"root": 6, "root.a": 2, "root.b": 3, "root.s": 1}
 CHANNELS = ["root.a", "root.b", "root.s", "root.c", "root.c.deep"]
 
+# when and in which order each job was claimed, written in the claim's
+# transaction
+RECORD_CLAIMS = """
+CREATE SEQUENCE claim_order;
+CREATE FUNCTION record_claim() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    NEW.claimed_at := clock_timestamp();
+    NEW.claim_order := nextval('claim_order');
+    RETURN NEW;
+END $$;
+CREATE TRIGGER record_claim BEFORE UPDATE OF state ON queue_job
+   FOR EACH ROW WHEN (NEW.state = 'started') EXECUTE FUNCTION record_claim();
+"""
 
-def peak_overlap(intervals):
-    events = sorted(
-        [(start, 1) for start, _end in intervals] + [(end, -1) for _s, end in intervals]
-    )
-    peak = current = 0
-    for _time, delta in events:  # an end sorts before a start at the same time
-        current += delta
-        peak = max(peak, current)
-    return peak
 
-
-def run_workers(db, channels):
+def run_workers(db, configured):
     """Claim and complete every job with WORKERS connections at once."""
     claimed = collections.Counter()
-    claim_order = {}
     errors = []
     barrier = threading.Barrier(WORKERS)
 
     def worker(seed):
         local = random.Random(seed)
-        conn = db.connect()
-        cursor = conn.cursor()
+        cursor = db.cursor()
         barrier.wait()
         idle_since = None
         while True:
             try:
-                result = claim.claim(cursor, channels, seed, limit=local.choice([1, 2]))
-                ids = [job.id for job in result.jobs]
-                if ids:
-                    cursor.execute(
-                        "UPDATE queue_job SET claimed_at = clock_timestamp() "
-                        "WHERE id = ANY(%s)",
-                        (ids,),
-                    )
-                    cursor.execute("SELECT nextval('claim_order')")
-                    order = cursor.fetchone()[0]
-                conn.commit()
+                job = claim.claim(cursor, configured, seed).job
             except psycopg2.errors.SerializationFailure:
-                conn.rollback()
-                continue
+                continue  # the claim rolled back
             except Exception as error:  # noqa: BLE001 - reported by the test
                 errors.append(repr(error))
                 return
-            if not ids:
+            if not job:
                 cursor.execute("SELECT count(*) FROM queue_job WHERE state <> 'done'")
-                if cursor.fetchone()[0] == 0:
-                    conn.commit()
+                left = cursor.fetchone()[0]
+                cursor.connection.commit()
+                if not left:
                     return
-                conn.commit()
                 idle_since = idle_since or time.time()
                 if time.time() - idle_since > 30:
                     errors.append("no progress for 30 s")
@@ -81,32 +75,30 @@ def run_workers(db, channels):
                 time.sleep(0.001)
                 continue
             idle_since = None
-            for job_id in ids:
-                claimed[job_id] += 1
-                claim_order[job_id] = order
+            claimed[job.id] += 1
             time.sleep(local.uniform(0.005, 0.02))
             cursor.execute(
                 "UPDATE queue_job SET state = 'done', done_at = clock_timestamp() "
-                "WHERE id = ANY(%s)",
-                (ids,),
+                "WHERE id = %s",
+                (job.id,),
             )
-            conn.commit()
+            cursor.connection.commit()
 
     threads = [threading.Thread(target=worker, args=(n,)) for n in range(WORKERS)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    return claimed, claim_order, errors
+    return claimed, errors
 
 
 def test_hammer_claims(db, cr):
     rng = random.Random(42)
     for _n in range(JOBS):
         db.add_jobs(cr, channel=rng.choice(CHANNELS), priority=rng.choice([0, 5, 10]))
-    cr.execute("CREATE SEQUENCE claim_order")
+    cr.execute(RECORD_CLAIMS)
     cr.connection.commit()
-    channels = claim.Channels(
+    configured = channels.Channels(
         [
             Config("root.a", capacity=2),
             Config("root.b", capacity=3),
@@ -114,19 +106,21 @@ def test_hammer_claims(db, cr):
         ],
         CAPACITY["root"],
     )
-    claimed, claim_order, errors = run_workers(db, channels)
+    claimed, errors = run_workers(db, configured)
 
     assert not errors
     assert len(claimed) == JOBS and set(claimed.values()) == {1}
 
-    cr.execute("SELECT id, channel, priority, claimed_at, done_at FROM queue_job")
+    cr.execute(
+        "SELECT id, channel, priority, claimed_at, done_at, claim_order FROM queue_job"
+    )
     jobs = cr.fetchall()
     cr.connection.commit()
     peaks = {}
     for name, capacity in CAPACITY.items():
         intervals = [
             (start, end)
-            for _id, channel, _p, start, end in jobs
+            for _id, channel, _p, start, end, _o in jobs
             if channel == name or channel.startswith(name + ".")
         ]
         peaks[name] = peak_overlap(intervals)
@@ -134,21 +128,18 @@ def test_hammer_claims(db, cr):
     # capacity is not only respected but used
     assert peaks == CAPACITY
 
-    assert_priority_order(jobs, claim_order)
+    assert_priority_order(jobs)
 
 
-def assert_priority_order(jobs, claim_order):
+def assert_priority_order(jobs):
     """Within a channel, jobs start by priority (all were ready at once)."""
     for name in CHANNELS:
-        started = sorted(
-            (claim_order[job_id], priority)
-            for job_id, channel, priority, _s, _e in jobs
-            if channel == name
-        )
-        by_claim = collections.defaultdict(list)
-        for order, priority in started:
-            by_claim[order].append(priority)
-        previous_max = -1
-        for order in sorted(by_claim):
-            assert min(by_claim[order]) >= previous_max, name
-            previous_max = max(by_claim[order])
+        priorities = [
+            priority
+            for _o, priority in sorted(
+                (order, priority)
+                for _id, channel, priority, _s, _e, order in jobs
+                if channel == name
+            )
+        ]
+        assert priorities == sorted(priorities), name

@@ -1,26 +1,28 @@
 # Copyright 2026 queue_job_sh contributors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
-"""Recovery of jobs whose runner died."""
+"""Recovery of jobs whose runner died, decided by the runner's database
+session: real sessions, opened and closed."""
 
 import threading
+from datetime import timedelta
 
 import psycopg2
-from conftest import claim
+from conftest import channels, claim, queue_state, recovery
 
-OLD = "now() AT TIME ZONE 'UTC' - interval '1 minute'"
+OLD = "now() AT TIME ZONE 'UTC' - interval '1 hour'"
+PID = 4242
+MINUTE = timedelta(minutes=1)
 
 
-def dead(db, cr, count=1, state="started", lock=True, retry=0, max_retries=5):
-    ids = db.add_jobs(cr, count, state=state, retry=retry, max_retries=max_retries)
-    cr.execute(f"UPDATE queue_job SET date_enqueued = {OLD} WHERE id = ANY(%s)", (ids,))
-    if lock:
-        cr.execute(
-            "INSERT INTO queue_job_lock "
-            "SELECT id, id FROM queue_job WHERE id = ANY(%s)",
-            (ids,),
-        )
+def claimed_by_a_runner(db, cr, count=1, **values):
+    """``count`` jobs claimed by a runner of their own (a connection, as a
+    pass has), and that runner's cursor."""
+    ids = db.add_jobs(cr, count, **values)
     cr.connection.commit()
-    return ids
+    runner = db.cursor()
+    for _n in range(count):
+        claim.claim(runner, channels.Channels([], 1000), PID)
+    return ids, runner
 
 
 def rows(cr, ids):
@@ -28,75 +30,137 @@ def rows(cr, ids):
         "SELECT state, retry, exc_name FROM queue_job WHERE id = ANY(%s) ORDER BY id",
         (ids,),
     )
-    return cr.fetchall()
+    result = cr.fetchall()
+    cr.rollback()
+    return result
 
 
-def test_dead_started_job_is_requeued_with_a_try_counted(db, cr):
-    ids = dead(db, cr, retry=1)
-    assert claim.requeue_dead_jobs(cr) == [(claimed_uuid(cr, ids[0]), "pending")]
-    cr.connection.commit()
+def uuid_of(cr, job_id):
+    cr.execute("SELECT uuid FROM queue_job WHERE id = %s", (job_id,))
+    uuid = cr.fetchone()[0]
+    cr.rollback()
+    return uuid
+
+
+def runner_locks(runner, job_id):
+    """The runner takes its job's lock row (queue_job's ``Job.lock()``, by
+    id): False when someone else holds it."""
+    locked = recovery.lock_started(runner, job_id)
+    runner.rollback()
+    return locked
+
+
+def test_a_runner_that_died_loses_its_jobs_at_once(db, cr):
+    """Its session is gone (kill -9 closes it): no delay, a try counted."""
+    ids, runner = claimed_by_a_runner(db, cr, retry=1)
+    assert recovery.requeue_dead_jobs(cr) == []  # alive, its lock not taken yet
+    runner.connection.close()
+    assert recovery.requeue_dead_jobs(cr) == [(uuid_of(cr, ids[0]), "pending")]
     assert rows(cr, ids) == [("pending", 2, None)]
 
 
-def claimed_uuid(cr, job_id):
-    cr.execute("SELECT uuid FROM queue_job WHERE id = %s", (job_id,))
-    return cr.fetchone()[0]
-
-
-def test_running_job_holding_its_lock_is_left_alone(db, cr):
-    ids = dead(db, cr)
-    runner = db.connect().cursor()
-    runner.execute(
-        "SELECT * FROM queue_job_lock WHERE queue_job_id = %s FOR NO KEY UPDATE", ids
-    )
-    assert claim.requeue_dead_jobs(cr) == []
+def test_a_stalled_runner_keeps_its_job_however_long(db, cr):
+    """Between its claim and its lock a runner may stall for any time (a
+    stopped process, a GC pause): while its session exists, its job is
+    left alone and its lock row untouched, and it runs the job."""
+    ids, runner = claimed_by_a_runner(db, cr)
+    cr.execute(f"UPDATE queue_job SET date_enqueued = {OLD}, date_started = {OLD}")
+    cr.execute(f"UPDATE queue_job_sh_job_runner SET started_at = {OLD}")
     cr.connection.commit()
-    runner.connection.rollback()  # the runner dies: its lock goes
-    assert len(claim.requeue_dead_jobs(cr)) == 1
+    assert queue_state.moments_ahead(cr) == []  # nothing to wait for either
+    assert recovery.requeue_dead_jobs(cr) == []
+    assert rows(cr, ids) == [("started", 0, None)]
+    assert runner_locks(runner, ids[0])
 
 
-def test_claimed_never_started_job_is_requeued_without_a_try(db, cr):
-    ids = dead(db, cr, state="enqueued", lock=False)
-    young = db.add_jobs(cr, state="enqueued")
+def test_a_running_job_holding_its_lock_is_left_alone(db, cr):
+    ids, runner = claimed_by_a_runner(db, cr)
+    assert recovery.lock_started(runner, ids[0])
+    assert recovery.requeue_dead_jobs(cr) == []
+    runner.connection.close()  # dies while it runs the job
+    assert len(recovery.requeue_dead_jobs(cr)) == 1
+
+
+def test_a_record_of_an_earlier_start_says_nothing(db, cr):
+    """The job was started again since (by queue_job's own runner): the
+    session recorded at the earlier start does not keep it alive, queue_job's
+    rule applies."""
+    ids, runner = claimed_by_a_runner(db, cr)
+    cr.execute(f"UPDATE queue_job SET date_enqueued = {OLD}, date_started = {OLD}")
+    cr.connection.commit()
+    assert [state for _uuid, state in recovery.requeue_dead_jobs(cr)] == ["pending"]
+    runner.connection.close()
+
+
+def test_jobs_of_other_runners_follow_queue_jobs_rule(db, cr):
+    """No session recorded (queue_job's own runner): dead when the lock row
+    is free DEAD_JOB_GRACE after the job was enqueued; younger ones are not
+    probed, their runner is about to lock them."""
+    old = db.add_jobs(cr, state="started", retry=1)
+    young = db.add_jobs(cr, state="started")
+    cr.execute("INSERT INTO queue_job_lock SELECT id, id FROM queue_job")
     cr.execute(
-        "UPDATE queue_job SET date_enqueued = now() AT TIME ZONE 'UTC' WHERE id = %s",
+        f"UPDATE queue_job SET date_enqueued = {OLD}, date_started = {OLD} "
+        "WHERE id = %s",
+        old,
+    )
+    cr.execute(
+        "UPDATE queue_job SET date_enqueued = now() AT TIME ZONE 'UTC', "
+        "date_started = now() AT TIME ZONE 'UTC' WHERE id = %s",
         young,
     )
     cr.connection.commit()
-    claim.requeue_dead_jobs(cr)
+    holder = db.cursor()
+    holder.execute("SELECT 1 FROM queue_job_lock WHERE id = %s FOR UPDATE", old)
+    assert recovery.requeue_dead_jobs(cr) == []  # its runner holds the lock
+    holder.rollback()
+    assert recovery.requeue_dead_jobs(cr) == [(uuid_of(cr, old[0]), "pending")]
+    assert rows(cr, old + young) == [("pending", 2, None), ("started", 0, None)]
+    runner = db.cursor()
+    assert runner_locks(runner, young[0])  # never probed
+    (seconds,) = queue_state.moments_ahead(cr)
+    assert 9 < seconds <= 10  # recoverable then
+
+
+def test_a_job_enqueued_and_never_started_comes_back_without_a_try(db, cr):
+    ids = db.add_jobs(cr, state="enqueued")
+    cr.execute(f"UPDATE queue_job SET date_enqueued = {OLD}")
     cr.connection.commit()
+    assert len(recovery.requeue_dead_jobs(cr)) == 1
     assert rows(cr, ids) == [("pending", 0, None)]
-    assert rows(cr, young) == [("enqueued", 0, None)]  # within the grace delay
 
 
-def test_job_dying_too_often_fails_as_found_dead(db, cr):
-    ids = dead(db, cr, retry=4, max_retries=5)
-    forever = dead(db, cr, retry=40, max_retries=0)
-    result = dict(claim.requeue_dead_jobs(cr))
-    cr.connection.commit()
-    assert sorted(result.values()) == ["failed", "pending"]
-    assert rows(cr, ids) == [("failed", 5, "JobFoundDead")]
-    assert rows(cr, forever) == [("pending", 41, None)]
-    cr.execute("SELECT exc_message FROM queue_job WHERE id = %s", ids)
+def test_a_job_dying_too_often_fails_as_found_dead(db, cr):
+    dies = claimed_by_a_runner(db, cr, retry=4, max_retries=5)
+    forever = claimed_by_a_runner(db, cr, retry=40, max_retries=0)
+    for _ids, runner in (dies, forever):
+        runner.connection.close()
+    assert sorted(state for _u, state in recovery.requeue_dead_jobs(cr)) == [
+        "failed",
+        "pending",
+    ]
+    assert rows(cr, dies[0]) == [("failed", 5, "JobFoundDead")]
+    assert rows(cr, forever[0]) == [("pending", 41, None)]
+    cr.execute("SELECT exc_message FROM queue_job WHERE id = %s", dies[0])
     assert "started 5 times" in cr.fetchone()[0]
+    cr.rollback()
 
 
 def test_concurrent_recoveries_requeue_each_job_once(db, cr):
-    ids = dead(db, cr, count=300)
+    ids, runner = claimed_by_a_runner(db, cr, count=300)
+    runner.connection.close()
     barrier = threading.Barrier(8)
     errors = []
 
     def recover():
-        conn = db.connect()
+        cursor = db.cursor()
         barrier.wait()
         for _attempt in range(20):
             try:
-                with conn.cursor() as cursor:
-                    claim.requeue_dead_jobs(cursor)
-                conn.commit()
+                recovery.requeue_dead_jobs(cursor)
                 return
             except psycopg2.errors.SerializationFailure:
-                conn.rollback()
+                continue  # rolled back: again
         errors.append("gave up")
 
     threads = [threading.Thread(target=recover) for _n in range(8)]
@@ -108,105 +172,35 @@ def test_concurrent_recoveries_requeue_each_job_once(db, cr):
     assert set(rows(cr, ids)) == {("pending", 1, None)}
 
 
-def test_fail_job_only_touches_claimed_jobs(db, cr):
-    claimed, done = db.add_jobs(cr, state="enqueued") + db.add_jobs(cr, state="done")
+def test_give_back_and_postpone_or_fail(db, cr):
+    back, again, fails = db.add_jobs(cr, 3, state="started", max_retries=2)
+    cr.execute("UPDATE queue_job SET retry = 1 WHERE id = %s", (fails,))
     cr.connection.commit()
-    assert claim.fail_job(cr, claimed, "KeyError", "no model", "tb")
-    assert not claim.fail_job(cr, done, "KeyError", "no model", "tb")
-    assert rows(cr, [claimed, done]) == [("failed", 0, "KeyError"), ("done", 0, None)]
+    recovery.give_back(cr, back)
+    args = ("KeyError", "cannot be loaded", "tb")
+    assert recovery.postpone_or_fail(cr, again, MINUTE, *args) == "pending"
+    assert recovery.postpone_or_fail(cr, fails, MINUTE, *args) == "failed"
+    cr.connection.commit()
+    assert rows(cr, [back, again, fails]) == [
+        ("pending", 0, None),
+        ("pending", 1, "KeyError"),
+        ("failed", 2, "KeyError"),
+    ]
+    cr.execute(
+        "SELECT eta > now() AT TIME ZONE 'UTC' FROM queue_job WHERE id = %s", (again,)
+    )
+    assert cr.fetchone() == (True,)
+    cr.rollback()
 
 
 def test_http_runner_detection(db, cr):
     lock_id = 2293787760715711918
-    assert not claim.queue_job_runner_active(cr, lock_id)
-    runner = db.connect().cursor()
+    assert not queue_state.queue_job_runner_active(cr, lock_id)
+    runner = db.cursor()
     runner.execute("SELECT pg_try_advisory_lock(%s)", (lock_id,))
     runner.connection.commit()
-    assert claim.queue_job_runner_active(cr, lock_id)
+    assert queue_state.queue_job_runner_active(cr, lock_id)
     runner.execute("SELECT pg_advisory_unlock(%s)", (lock_id,))
     runner.connection.commit()
-    assert not claim.queue_job_runner_active(cr, lock_id)
-
-
-def test_next_recovery_is_when_a_young_dead_job_may_be_requeued(db, cr):
-    assert claim.next_recovery(cr) is None
-    ids = db.add_jobs(cr, state="enqueued")  # its runner died before starting it
-    cr.execute(
-        "UPDATE queue_job SET date_enqueued = now() AT TIME ZONE 'UTC' "
-        "- interval '4 seconds' WHERE id = %s",
-        ids,
-    )
-    cr.connection.commit()
-    cr.execute("SELECT date_enqueued + interval '10 seconds' FROM queue_job")
-    expected = cr.fetchone()[0]
-    assert claim.next_recovery(cr) == expected
-    assert claim.requeue_dead_jobs(cr) == []  # not before the grace delay
-    cr.connection.commit()
-    # once started, with its lock row, it is no longer waited for
-    cr.execute("UPDATE queue_job SET state = 'started'")
-    cr.execute("INSERT INTO queue_job_lock SELECT id, id FROM queue_job")
-    cr.connection.commit()
-    assert claim.next_recovery(cr) is None
-
-
-def test_dead_started_job_is_requeued_once_settled_not_after_the_grace(db, cr):
-    """After a kill -9 the interrupted jobs come back LOCK_SETTLE after their
-    start, not DEAD_JOB_GRACE after their claim: a restarted server runs
-    them at once."""
-    ids = just_started(db, cr)
-    assert claim.requeue_dead_jobs(cr) == []  # maybe its runner, about to lock
-    cr.connection.commit()
-    cr.execute(
-        "UPDATE queue_job SET date_started = date_started - interval '3 seconds'"
-    )
-    cr.connection.commit()
-    assert claim.requeue_dead_jobs(cr) == [(claimed_uuid(cr, ids[0]), "pending")]
-    cr.connection.commit()
-    assert rows(cr, ids) == [("pending", 1, None)]
-
-
-def just_started(db, cr):
-    """A job its runner has just committed ``started``: its lock row exists,
-    and the runner is about to lock it (queue_job's ``Job.lock()``)."""
-    ids = db.add_jobs(cr, state="started")
-    cr.execute(
-        "UPDATE queue_job SET date_enqueued = now() AT TIME ZONE 'UTC', "
-        "date_started = now() AT TIME ZONE 'UTC' WHERE id = %s",
-        ids,
-    )
-    cr.execute("INSERT INTO queue_job_lock SELECT id, id FROM queue_job")
-    cr.connection.commit()
-    return ids
-
-
-def runner_locks(db, job_id):
-    """queue_job's ``Job.lock()``: SKIP LOCKED, the job is given up if
-    someone else holds the row."""
-    runner = db.connect().cursor()
-    runner.execute(
-        "SELECT * FROM queue_job_lock WHERE queue_job_id = %s "
-        "FOR NO KEY UPDATE SKIP LOCKED",
-        (job_id,),
-    )
-    locked = bool(runner.fetchall())
-    runner.connection.rollback()
-    return locked
-
-
-def test_looking_for_recoveries_never_takes_a_just_started_jobs_lock(db, cr):
-    """An idle runner looking for recoveries while another runner is between
-    the commit of ``started`` and its lock must not make it give the job
-    up (seen as a 10 s start delay and a try counted on Odoo.sh)."""
-    ids = just_started(db, cr)
-    assert claim.next_recovery(cr) is None  # its transaction stays open
-    assert runner_locks(db, ids[0])
-    cr.connection.rollback()
-    assert claim.requeue_dead_jobs(cr) == []
-    assert runner_locks(db, ids[0])
-    cr.connection.rollback()
-    # once settled, a job whose lock is free is dead
-    cr.execute(
-        "UPDATE queue_job SET date_started = date_started - interval '3 seconds'"
-    )
-    cr.connection.commit()
-    assert len(claim.requeue_dead_jobs(cr)) == 1
+    assert not queue_state.queue_job_runner_active(cr, lock_id)
+    cr.rollback()
