@@ -1,8 +1,6 @@
 # Copyright 2026 queue_job_sh contributors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
-from odoo.tools import SQL
-
-from . import odoo_series
+from . import odoo_series, schema, wake
 
 
 def post_init_hook(env):
@@ -11,16 +9,9 @@ def post_init_hook(env):
         env.ref("queue_job_sh.queue_job_channel_ip_change").capacity = 1
     env["queue.job.sh.runner"]._sync_runner_crons()
     # jobs created before the install are waiting: run them now
-    env["queue.job.sh.runner"]._wake()
+    wake.wake_one(env)
 
 
 def uninstall_hook(env):
     env["queue.job.sh.runner"]._runner_crons().unlink()
-    env.cr.execute("DROP TABLE IF EXISTS queue_job_sh_claim_state")
-    env.cr.execute("DROP FUNCTION IF EXISTS queue_job_sh_claim_snapshot()")
-    for index in (
-        "queue_job_sh_pending_index",
-        "queue_job_sh_date_done_index",
-        "queue_job_sh_date_started_index",
-    ):
-        env.cr.execute(SQL("DROP INDEX IF EXISTS %s", SQL.identifier(index)))
+    schema.drop(env.cr)

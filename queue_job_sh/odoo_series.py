@@ -9,7 +9,6 @@ these functions and knows nothing about series.
 """
 
 import functools
-import os
 import select
 import time
 from configparser import ConfigParser
@@ -77,7 +76,7 @@ def cron_worker_pinged_at():
 
 
 @functools.cache
-def _config_file_section():
+def config_file_section():
     """The ``[queue_job_sh]`` section of the server's configuration file."""
     # 19.0: the configuration keeps only [options] (config.misc is gone), so
     # the file is read again, as queue_job 19.0 does for [queue_job]
@@ -86,14 +85,6 @@ def _config_file_section():
     parser = ConfigParser(interpolation=None)
     parser.read(config["config"] or ())
     return dict(parser["queue_job_sh"]) if parser.has_section("queue_job_sh") else {}
-
-
-def setting(name):
-    """A queue_job_sh setting: ODOO_QUEUE_JOB_SH_<NAME> in the environment,
-    else ``<name>`` in the ``[queue_job_sh]`` section of the config file."""
-    return os.environ.get(f"ODOO_QUEUE_JOB_SH_{name.upper()}") or (
-        _config_file_section().get(name)
-    )
 
 
 def commit_progress(env, done, remaining):

@@ -2,7 +2,7 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 from odoo import api, fields, models
 
-from .. import claim
+from .. import schema, wake
 
 WAKE_KEY = "queue_job_sh.wake_at"
 
@@ -11,13 +11,7 @@ class QueueJob(models.Model):
     _inherit = "queue.job"
 
     def init(self):
-        claim.ensure_schema(self.env.cr)
-        # The claim's per-channel scan of pending jobs, in start order.
-        self.env.cr.execute(
-            "CREATE INDEX IF NOT EXISTS queue_job_sh_pending_index "
-            "ON queue_job (channel, priority, COALESCE(eta, date_created), "
-            "date_created, id) WHERE state = 'pending'"
-        )
+        schema.create(self.env.cr)
 
     @api.model_create_multi
     def create(self, vals_list):
@@ -53,6 +47,4 @@ class QueueJob(models.Model):
         new = wanted - asked
         if new:
             asked.update(new)
-            self.env["queue.job.sh.runner"]._wake(
-                sorted(now if at is None else at for at in new)
-            )
+            wake.wake_one(self.env, sorted(now if at is None else at for at in new))

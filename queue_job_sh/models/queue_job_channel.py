@@ -2,7 +2,7 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 from odoo import api, models
 
-from .. import odoo_series
+from .. import odoo_series, wake
 
 
 class QueueJobChannel(models.Model):
@@ -20,5 +20,5 @@ class QueueJobChannel(models.Model):
             # capacity changes change the number of runners; pausing or
             # resuming may let jobs run now
             self.env["queue.job.sh.runner"]._sync_runner_crons()
-            self.env["queue.job.sh.runner"]._wake()
+            wake.wake_one(self.env)
         return result

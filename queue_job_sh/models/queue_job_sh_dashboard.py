@@ -20,12 +20,10 @@ from datetime import timedelta
 
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
-from odoo.tools import SQL, config, drop_view_if_exists, format_datetime
+from odoo.tools import SQL, drop_view_if_exists, format_datetime
 
-from odoo.addons.queue_job.jobrunner import runner as queue_job_runner
-
-from .. import budget, claim, odoo_series
-from .queue_job_sh_runner import OPEN_PASS_TIMEOUT
+from .. import channels, context, odoo_series, queue_state, wake
+from .queue_job_sh_runner import http_runner_active, http_runner_warning
 
 MANAGER_GROUP = "queue_job.group_queue_job_manager"
 # Ready jobs and no pass started for this long: the runners are not running.
@@ -128,9 +126,7 @@ other AS (
      GROUP BY channel
 ),
 by_channel AS (
-    SELECT CASE WHEN channel IS NULL OR channel = 'root' THEN 'root'
-                WHEN starts_with(channel, 'root.') THEN channel
-                ELSE 'root.' || channel END AS name,
+    SELECT %(complete_name)s AS name,
            sum(running) AS running, sum(ready) AS ready,
            sum(waiting) AS waiting, sum(failed) AS failed,
            sum(waiting_dependencies) AS waiting_dependencies,
@@ -158,6 +154,7 @@ SELECT (hashtext(COALESCE(job.name, channel.complete_name)) & 1073741823) + 1
   FULL JOIN queue_job_channel channel ON channel.complete_name = job.name
                 """,
                 view=SQL.identifier(self._table),
+                complete_name=SQL(channels.COMPLETE_NAME_SQL.format(column="channel")),
             )
         )
 
@@ -171,21 +168,18 @@ SELECT (hashtext(COALESCE(job.name, channel.complete_name)) & 1073741823) + 1
     def _compute_config(self):
         editable = self.env["queue.job.sh.runner"]._channels_from_records()
         try:
-            channels = self.env["queue.job.sh.runner"]._channels()
+            configured = self.env["queue.job.sh.runner"]._channels()
         except ValueError:
-            channels = None
+            configured = None
         for stat in self:
             stat.editable = editable
             # read only when the records hold the settings (queue_job 18.0)
             stat.channel_paused = editable and stat.channel_id.paused
-            if channels is None:
+            if configured is None:
                 stat.capacity, stat.paused = 0, False
                 continue
-            chain = channels.chain(stat.name)
-            stat.paused = any(config.paused for config in chain)
-            stat.capacity = min(
-                (config.capacity for config in chain if config.capacity), default=0
-            )
+            stat.paused = configured.paused(stat.name)
+            stat.capacity = configured.capacity(stat.name)
 
     # ------------------------------------------------------------------
     # Actions (queue.job.channel's access rights apply: managers only)
@@ -241,10 +235,9 @@ SELECT (hashtext(COALESCE(job.name, channel.complete_name)) & 1073741823) + 1
         action = self.env["ir.actions.act_window"]._for_xml_id(
             "queue_job.action_queue_job"
         )
-        raw = self.name.removeprefix("root.")
         action.update(
             name=self.name,
-            domain=[("channel", "in", [self.name, raw])],
+            domain=[("channel", "in", channels.stored_names(self.name))],
             context={"search_default_pending": 1},
         )
         return action
@@ -274,18 +267,7 @@ class QueueJobShMinuteStat(models.Model):
     value = fields.Float(readonly=True, aggregator="avg", digits=(16, 1))
 
     def init(self):
-        # The last hour's jobs done and started, read by range: without these
-        # the view scans the whole queue_job table. (Dropped on uninstall.)
-        for column in ("date_done", "date_started"):
-            self.env.cr.execute(
-                SQL(
-                    "CREATE INDEX IF NOT EXISTS %s ON queue_job (%s) "
-                    "WHERE %s IS NOT NULL",
-                    SQL.identifier(f"queue_job_sh_{column}_index"),
-                    SQL.identifier(column),
-                    SQL.identifier(column),
-                )
-            )
+        # reads the last hour's jobs by range, with the indexes of schema.py
         drop_view_if_exists(self.env.cr, self._table)
         self.env.cr.execute(
             SQL(
@@ -359,20 +341,17 @@ class QueueJobShDashboard(models.AbstractModel):
                 SELECT (SELECT count(*) FROM queue_job, now
                          WHERE date_done >= now - interval '1 hour'),
                        latency[1], latency[2], started,
-                       (SELECT max(started_at) FROM queue_job_sh_pass),
-                       (SELECT count(*) FROM queue_job_sh_pass, now
-                         WHERE ended_at IS NULL AND started_at > now - %(open)s)
+                       (SELECT max(started_at) FROM queue_job_sh_pass)
                   FROM (SELECT percentile_cont(ARRAY[0.5, 0.95])
                                    WITHIN GROUP (ORDER BY %(latency)s) AS latency,
                                count(*) AS started
                           FROM queue_job, now
                          WHERE date_started >= now - interval '1 hour') hour
                 """,
-                open=OPEN_PASS_TIMEOUT,
                 latency=_LATENCY,
             )
         )
-        done, p50, p95, started, last_pass, running_passes = self.env.cr.fetchone()
+        done, p50, p95, started, last_pass = self.env.cr.fetchone()
         crons = self.env["queue.job.sh.runner"]._runner_crons()
         return {
             "done_last_hour": done,
@@ -381,7 +360,7 @@ class QueueJobShDashboard(models.AbstractModel):
             "latency_p50": p50,
             "latency_p95": p95,
             "last_pass_at": last_pass and fields.Datetime.to_string(last_pass),
-            "running_passes": running_passes,
+            "running_passes": self.env["queue.job.sh.pass"]._running_count(),
             "runners_active": len(crons.filtered("active")),
             "runners": len(crons),
         }
@@ -421,24 +400,11 @@ class QueueJobShDashboard(models.AbstractModel):
                     since=format_datetime(self.env, cron.first_failure_date),
                 ),
             )
-        if claim.queue_job_runner_active(cr, queue_job_runner.PG_ADVISORY_LOCK_ID):
-            warn(
-                "danger",
-                _(
-                    "queue_job's HTTP jobrunner is also active on this database: "
-                    "the runner crons leave the jobs to it. Run only one of them: "
-                    "remove queue_job from server_wide_modules, or uninstall "
-                    "queue_job_sh."
-                ),
-            )
-        # a pass started lately, or one still running (not dead)
-        cr.execute(
-            "SELECT 1 FROM queue_job_sh_pass WHERE started_at > "
-            "(now() AT TIME ZONE 'UTC') - %s AND (started_at > "
-            "(now() AT TIME ZONE 'UTC') - %s OR ended_at IS NULL) LIMIT 1",
-            (OPEN_PASS_TIMEOUT, STALE_PASS_DELAY),
-        )
-        if not cr.fetchone() and claim.count_ready(cr, cap=1):
+        if http_runner_active(cr):
+            warn("danger", http_runner_warning(self.env))
+        if not self.env["queue.job.sh.pass"]._started_since(
+            STALE_PASS_DELAY
+        ) and queue_state.ready_exists(cr):
             warn(
                 "danger",
                 _(
@@ -449,15 +415,7 @@ class QueueJobShDashboard(models.AbstractModel):
                 ),
             )
         stuck_after = max(
-            STUCK_STARTED_DELAY,
-            timedelta(
-                seconds=budget.kill_limit(
-                    config["limit_time_real_cron"],
-                    config["limit_time_real"],
-                    bool(config["workers"]),
-                )
-                or 0
-            ),
+            STUCK_STARTED_DELAY, timedelta(seconds=context.kill_limit() or 0)
         )
         cr.execute(
             "SELECT count(*), min(date_started) FROM queue_job WHERE state = "
@@ -506,7 +464,7 @@ class QueueJobShDashboard(models.AbstractModel):
         self._check_manager()
         if not self.env["queue.job.sh.runner"]._runner_crons().filtered("active"):
             raise UserError(_("No runner cron is active."))
-        self.env["queue.job.sh.runner"]._wake()
+        wake.wake_one(self.env)
         return {
             "type": "ir.actions.client",
             "tag": "display_notification",

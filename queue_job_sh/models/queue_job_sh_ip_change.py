@@ -29,7 +29,7 @@ from odoo.tools import SQL
 
 from odoo.addons.queue_job.exception import RetryableJobError
 
-from .. import odoo_series
+from .. import odoo_series, settings
 
 _logger = logging.getLogger(__name__)
 
@@ -79,14 +79,13 @@ def route_open_without_stage():
     """Whether the route answers on a server without ``ODOO_STAGE``, that
     is outside Odoo.sh, where no platform guards it: the
     ``ip_change_without_stage`` setting (1 or 0), off by default."""
-    value = odoo_series.setting("ip_change_without_stage") or ""
-    return value.strip().lower() in ("1", "true", "yes")
+    return settings.flag("ip_change_without_stage", False)
 
 
 def simulation_interval():
     """Seconds between two recorded simulated changes: the
     ``ip_change_interval`` setting, a whole number of at least 1, else 60."""
-    value = odoo_series.setting("ip_change_interval")
+    value = settings.setting("ip_change_interval")
     if value is None:
         return DEFAULT_SIMULATION_INTERVAL
     try:

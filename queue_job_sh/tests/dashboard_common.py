@@ -58,8 +58,16 @@ class DashboardDataMixin:
         return cls.env.cr.fetchone()[0]
 
     @classmethod
-    def _pass(cls, started, ended=None, end_reason=None, cron=None, done=0):
+    def _pass(cls, started, ended=None, end_reason=None, cron=None, done=0, alive=True):
+        """A pass; one that has not ended runs on this test's database
+        session, or, unless ``alive``, on a session that no longer exists
+        (its process died)."""
         cron = cron or cls.env["queue.job.sh.runner"]._runner_crons()[:1]
+        cls.env.cr.execute(
+            "SELECT pid, backend_start AT TIME ZONE 'UTC' FROM pg_stat_activity "
+            "WHERE pid = pg_backend_pid()"
+        )
+        backend_pid, backend_start = cls.env.cr.fetchone()
         return (
             cls.env["queue.job.sh.pass"]
             .sudo()
@@ -71,6 +79,8 @@ class DashboardDataMixin:
                     "ended_at": cls._at(ended),
                     "end_reason": end_reason,
                     "done_count": done,
+                    "backend_pid": backend_pid if alive else -1,
+                    "backend_start": backend_start,
                 }
             )
         )

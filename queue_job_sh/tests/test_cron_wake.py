@@ -9,7 +9,7 @@ import psycopg2
 from odoo.sql_db import connection_info_for
 from odoo.tests.common import TransactionCase
 
-from ..models import ir_cron
+from .. import wake
 
 
 class TestCronWake(TransactionCase):
@@ -35,7 +35,7 @@ class TestCronWake(TransactionCase):
         return payloads
 
     def wake_connection_pid(self):
-        return ir_cron._WAKE_CONNECTIONS[os.getpid()][1].info.backend_pid
+        return wake._CRON_WAKE_CONNECTIONS[os.getpid()][1].connection.info.backend_pid
 
     def test_one_connection_kept_and_renewed(self):
         dbname = self.env.cr.dbname

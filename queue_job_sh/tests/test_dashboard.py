@@ -204,7 +204,7 @@ class TestDashboard(DashboardDataMixin, TransactionCase):
     def test_summary_runners(self):
         self._pass(-600, -590, "queue_empty")
         self._pass(-30)  # running
-        self._pass(-7200)  # never ended: dead, not running
+        self._pass(-7200, alive=False)  # never ended: its process died
         self.crons[:1].active = False
         summary = self.env[DASHBOARD].get_dashboard_data()["summary"]
         self.assertEqual(summary["running_passes"], 1)
@@ -235,8 +235,8 @@ class TestDashboard(DashboardDataMixin, TransactionCase):
         # a pass still running (started 20 minutes ago) is activity
         running = self._pass(-1200)
         self.assertFalse(self._problems())
-        # ... unless it is too old to be alive
-        running.started_at = self._at(-7200)
+        # ... unless its process died (its database session is gone)
+        running.backend_pid = -1
         self.assertIn(message, self._warnings("danger")[0])
         self._pass(-60, -50, "budget")
         self.assertFalse(self._problems())
@@ -264,7 +264,7 @@ class TestDashboard(DashboardDataMixin, TransactionCase):
                 (warning,) = self._warnings("danger")
             finally:
                 cr.execute("SELECT pg_advisory_unlock(%s)", (PG_ADVISORY_LOCK_ID,))
-        self.assertIn("HTTP jobrunner is also active", warning)
+        self.assertIn("HTTP jobrunner is active on database", warning)
 
     def test_warning_stuck_started(self):
         self._pass(-60, -59, "queue_empty")
@@ -338,7 +338,8 @@ class TestDashboard(DashboardDataMixin, TransactionCase):
         self.assertTrue(env[DASHBOARD].get_dashboard_data()["summary"])
         self.assertEqual(env[STAT].search([("name", "=", "root.qjsh_a")]).ready, 1)
         self.assertTrue(env[MINUTE].search([]))
-        self.assertTrue(env["queue.job.sh.pass"].search_count([]) >= 0)
+        self._pass(-60, -59, "queue_empty")
+        self.assertEqual(env["queue.job.sh.pass"].search_count([]), 1)
         stat = env[STAT].search([("name", "=", "root.qjsh_a")])
         self.assertEqual(stat.action_open_jobs()["res_model"], "queue.job")
         if self.settings_in_records:

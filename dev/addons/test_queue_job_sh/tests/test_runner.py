@@ -11,6 +11,7 @@ against real servers in ``queue_job_sh/tests/integration``.
 """
 
 import os
+import time
 import warnings
 from contextlib import contextmanager
 from datetime import timedelta
@@ -26,10 +27,16 @@ from odoo.tools import mute_logger
 from odoo.addons.queue_job.delay import chain
 from odoo.addons.queue_job.job import Job
 from odoo.addons.queue_job.jobrunner.runner import PG_ADVISORY_LOCK_ID
-from odoo.addons.queue_job_sh import odoo_series
+from odoo.addons.queue_job_sh import odoo_series, pass_steps, transactions
+from odoo.addons.queue_job_sh.context import PassContext
 
 RUNNER_LOGGER = "odoo.addons.queue_job_sh.models.queue_job_sh_runner"
+RUN_JOB_LOGGER = "odoo.addons.queue_job_sh.run_job"
+STEPS_LOGGER = "odoo.addons.queue_job_sh.pass_steps"
 CONTROLLER_LOGGER = "odoo.addons.queue_job.controllers.main"
+# A pass that may last a minute, neither in a cron loop nor lingering: it
+# ends when nothing may start.
+PASS_SECONDS = 60
 
 
 # after queue_job_sh is installed: this addon does not depend on it
@@ -77,14 +84,15 @@ class RunnerCase(BaseCase):
             if not odoo_series.channel_setting_fields(env):
                 self.skipTest("this queue_job keeps no channel settings in records")
 
-    def run_pass(self):
-        """One pass of the first runner cron, as Odoo's cron worker runs it."""
+    def run_pass(self, seconds=PASS_SECONDS):
+        """One pass of the first runner cron, as Odoo's cron worker runs it
+        (with its progress record), of ``seconds`` at most."""
         with self.new_env() as env:
             cron, _progress = env["ir.cron"].browse(self.cron_id)._add_progress()
             env.cr.commit()
             env["queue.job.sh.runner"].with_context(
                 cron.env.context, cron_id=self.cron_id
-            )._run_pass()
+            )._run_pass_in(PassContext(time.time() + seconds, False, False))
         with self.new_env() as env:
             run = env["queue.job.sh.pass"].search([], limit=1).read()[0]
         # the runner never fails, whatever the jobs do
@@ -254,24 +262,35 @@ class TestRunnerPass(RunnerCase):
         self.assertEqual(self.job(allowed)["state"], "done")
         self.assertEqual(self.probe_keys(), ["allowed"])
 
-    def test_unloadable_job_fails_with_a_clear_message(self):
+    def test_unloadable_job_is_retried_then_fails_with_a_clear_message(self):
+        """A job this registry cannot load may need a module being installed:
+        tried again a minute later, a try counted, failed after its
+        retries; the queue goes on meanwhile."""
         with self.probe() as probe:
-            broken = probe.with_delay().probe("broken")
+            broken = probe.with_delay(max_retries=2).probe("broken")
             fine = probe.with_delay(priority=50).probe("fine")
             probe.env.flush_all()
             probe.env.cr.execute(
                 "UPDATE queue_job SET method_name = 'no_such_method' WHERE uuid = %s",
                 (broken.uuid,),
             )
-        with mute_logger(RUNNER_LOGGER):
+        with mute_logger(RUN_JOB_LOGGER):
             run = self.run_pass()
-        job = self.job(broken, "state", "exc_message")
-        self.assertEqual(job["state"], "failed")
-        self.assertIn("cannot be loaded", job["exc_message"])
+        job = self.job(broken, "state", "retry", "exc_message", "eta")
+        self.assertEqual((job["state"], job["retry"]), ("pending", 1))
         self.assertIn("no_such_method", job["exc_message"])
+        self.assertGreater(job["eta"], fields.Datetime.now() + timedelta(seconds=50))
         self.assertEqual(self.job(fine)["state"], "done")
-        self.assertEqual((run["failed_count"], run["done_count"]), (1, 1))
+        self.assertEqual((run["retried_count"], run["done_count"]), (1, 1))
         self.assertEqual(run["end_reason"], "queue_empty")
+        with self.new_env() as env:  # a minute passes
+            env.cr.execute("UPDATE queue_job SET eta = NULL")
+        with mute_logger(RUN_JOB_LOGGER):
+            run = self.run_pass()
+        job = self.job(broken, "state", "retry", "exc_message")
+        self.assertEqual((job["state"], job["retry"]), ("failed", 2))
+        self.assertIn("cannot be loaded", job["exc_message"])
+        self.assertEqual(run["failed_count"], 1)
         self.assertTrue(self.failure_messages(broken))
 
     def test_dead_jobs_are_recovered_then_run_or_failed(self):
@@ -291,53 +310,32 @@ class TestRunnerPass(RunnerCase):
         self.assertEqual(self.probe_keys(), ["dead"])
         self.assertTrue(self.failure_messages(poison))
 
-    def test_recovery_racing_another_runner_is_retried_quietly(self):
-        """Two runners recovering the same dead job: the one whose snapshot
-        predates the other's requeue gets a serialization failure, retried
-        without an ERROR in the log (issue: concurrency errors never surface)."""
+    def test_a_race_lost_to_another_runner_is_retried_quietly(self):
+        """A runner's transaction whose snapshot predates another runner's
+        change of the same row gets a serialization failure: tried again in
+        a new transaction, without an ERROR in the log."""
         with self.probe() as probe:
-            dead = probe.with_delay().probe("dead")
-        self.left_by_a_dead_runner((dead, 0))
-        with self.new_env() as env:
-            env.cr.execute("SELECT 1")  # this runner's snapshot is taken
-            with self.new_env() as other:  # another runner writes the job
-                other.cr.execute(
-                    "UPDATE queue_job SET priority = 9 WHERE uuid = %s", (dead.uuid,)
-                )
-            runner = env["queue.job.sh.runner"]
-            with self.assertNoLogs("odoo.sql_db", "ERROR"), mute_logger(RUNNER_LOGGER):
-                self.assertEqual(runner._recover_dead_jobs(), 1)
-        self.assertEqual(self.job(dead)["state"], "pending")
+            delayed = probe.with_delay().probe("raced")
+        attempts = []
 
-    def test_run_manually(self):
-        """Scheduled Actions > Run Manually runs a pass of that runner cron
-        (18.0 runs the action in the request, 19.0 as a cron worker would)."""
-        with self.probe() as probe:
-            probe.with_delay().probe("now")
-            later = probe.with_delay(eta=3600).probe("later")
-            probe.env.cr.execute("DELETE FROM ir_cron_trigger")
-        with self.new_env() as env:
-            env["ir.cron"].browse(self.cron_id).method_direct_trigger()
-        self.assertEqual(self.probe_keys(), ["now"])
-        with self.new_env() as env:
-            run = env["queue.job.sh.pass"].search([], limit=1)
-            self.assertRecordValues(
-                run,
-                [
-                    {
-                        "cron_id": self.cron_id,
-                        "done_count": 1,
-                        "end_reason": "queue_empty",
-                    }
-                ],
-            )
-            # the pass wakes its own cron for the job waiting for its ETA
-            eta = env["queue.job"].search([("uuid", "=", later.uuid)]).eta
-            self.assertTrue(
-                env["ir.cron.trigger"].search(
-                    [("cron_id", "=", self.cron_id), ("call_at", "=", eta)]
+        def raced(cr):
+            with transactions.transaction(cr):
+                cr.execute("SELECT 1")  # this transaction's snapshot
+                if not attempts:
+                    with self.new_env() as other:  # another runner commits
+                        other.cr.execute(
+                            "UPDATE queue_job SET priority = 9 WHERE uuid = %s",
+                            (delayed.uuid,),
+                        )
+                attempts.append(len(attempts))
+                cr.execute(
+                    "UPDATE queue_job SET priority = 8 WHERE uuid = %s", (delayed.uuid,)
                 )
-            )
+
+        with self.new_env() as env, self.assertNoLogs("odoo.sql_db", "ERROR"):
+            transactions.retrying(raced, pass_steps._QuietCursor(env.cr))
+        self.assertEqual(attempts, [0, 1])
+        self.assertEqual(self.job(delayed, "priority")["priority"], 8)
 
     def test_stands_down_while_queue_job_http_runner_is_active(self):
         with self.probe() as probe:
@@ -348,7 +346,7 @@ class TestRunnerPass(RunnerCase):
             with self.assertLogs(RUNNER_LOGGER, "WARNING") as logs:
                 run = self.run_pass()
             other.execute("SELECT pg_advisory_unlock(%s)", (PG_ADVISORY_LOCK_ID,))
-        self.assertIn("HTTP jobrunner is running", logs.output[0])
+        self.assertIn("HTTP jobrunner is active", logs.output[0])
         self.assertEqual(run["end_reason"], "http_runner")
         self.assertEqual(self.job(delayed)["state"], "pending")
         self.assertEqual(self.run_pass()["done_count"], 1)
@@ -357,8 +355,7 @@ class TestRunnerPass(RunnerCase):
         with self.probe() as probe:
             probe.with_delay().probe("one")
             probe.env.cr.execute("DELETE FROM ir_cron_trigger")
-        with mock.patch.dict(os.environ, {"ODOO_QUEUE_JOB_SH_PASS_SECONDS": "1e-9"}):
-            run = self.run_pass()
+        run = self.run_pass(seconds=0)
         self.assertEqual((run["end_reason"], run["done_count"]), ("budget", 0))
         with self.new_env() as env:
             self.assertTrue(
