@@ -17,6 +17,7 @@ import subprocess
 import sys
 import time
 import uuid
+import xmlrpc.client
 
 import psycopg2
 import pytest
@@ -101,6 +102,25 @@ def odoo_shell(db, script, env=None):
     )
     assert result.returncode == 0, result.stderr[-3000:]
     return result.stdout
+
+
+def login(server):
+    """``(uid, models)``: admin's uid on ``server``'s database and the
+    XML-RPC proxy of its models, once the server answers."""
+    common = xmlrpc.client.ServerProxy(
+        f"http://127.0.0.1:{server.port}/xmlrpc/2/common"
+    )
+
+    def uid():
+        try:
+            return common.login(server.db, "admin", "admin")
+        except OSError:
+            return None
+
+    return (
+        wait_until(uid, timeout=90, message="the server answers"),
+        xmlrpc.client.ServerProxy(f"http://127.0.0.1:{server.port}/xmlrpc/2/object"),
+    )
 
 
 class OdooServer:

@@ -1,27 +1,51 @@
 # Copyright 2026 queue_job_sh contributors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
-"""Two real servers with two cron threads each share small channels: the
-jobs' own timestamps show no channel ever above its capacity, and capacity
-reached."""
+"""Two real servers with two cron threads each share small channels, set
+by the channels option or (queue_job 18.0) kept in ``queue.job.channel``
+records: the jobs' own timestamps show no channel ever above its capacity,
+and capacity reached."""
 
-from conftest import OdooServer, odoo_shell, sql, wait_until
+import sys
+
+import pytest
+from conftest import REPO, OdooServer, odoo_shell, sql, wait_until
+
+sys.path.insert(0, str(REPO / "dev"))
+from intervals import peak_overlap  # noqa: E402
 
 CHANNELS = "root:4,root.a:1,root.b:2,root.s:1:sequential"
 CAPACITY = {"root": 4, "root.a": 1, "root.b": 2, "root.s": 1}
 JOBS = {"root.a": 6, "root.b": 10, "root.s": 6, "root.c": 10}
+# the same channels, as queue.job.channel records
+RECORDS = """
+Channel = env["queue.job.channel"]
+root = env.ref("queue_job.channel_root")
+root.capacity = 4
+for name, capacity, sequential in (("a", 1, False), ("b", 2, False), ("s", 1, True)):
+    Channel.create({"name": name, "parent_id": root.id, "capacity": capacity,
+                    "sequential": sequential})
+env.cr.commit()
+"""
 
 
-def peak(intervals):
-    events = sorted([(s, 1) for s, _e in intervals] + [(e, -1) for _s, e in intervals])
-    current = highest = 0
-    for _moment, delta in events:
-        current += delta
-        highest = max(highest, current)
-    return highest
+def channel_settings_in_records(db):
+    return sql(
+        db,
+        "SELECT 1 FROM information_schema.columns "
+        "WHERE table_name = 'queue_job_channel' AND column_name = 'capacity'",
+    )
 
 
-def test_two_servers_respect_and_reach_capacities(db, servers):
-    env = {"ODOO_QUEUE_JOB_CHANNELS": CHANNELS}
+@pytest.mark.parametrize("source", ["option", "records"])
+def test_two_servers_respect_and_reach_capacities(db, servers, source):
+    if source == "option":
+        env = {"ODOO_QUEUE_JOB_CHANNELS": CHANNELS}
+    elif not channel_settings_in_records(db):
+        pytest.skip("this queue_job keeps no channel settings in records")
+    else:
+        # the root capacity is bounded by max_capacity (1 unless set)
+        env = {"ODOO_QUEUE_JOB_MAX_CAPACITY": "8"}
+        odoo_shell(db, RECORDS, env=env)
     script = "".join(
         f'env["test.queue.job.sh.probe"].enqueue({count}, prefix="{channel}", '
         f'duration=0.3, channel="{channel}")\n'
@@ -46,7 +70,7 @@ def test_two_servers_respect_and_reach_capacities(db, servers):
     )
     assert len(rows) == total == len({row[0] for row in rows})
     peaks = {
-        name: peak(
+        name: peak_overlap(
             [
                 (start, end)
                 for _key, channel, _pid, start, end in rows

@@ -8,6 +8,8 @@ from odoo.exceptions import UserError
 
 from odoo.addons.queue_job.exception import RetryableJobError
 
+from . import stall
+
 
 class Probe(models.Model):
     """One row per successful run of a probe job, written in the job's own
@@ -21,6 +23,11 @@ class Probe(models.Model):
     pid = fields.Integer()
     started_at = fields.Float(digits=(16, 6), help="epoch seconds")
     ended_at = fields.Float(digits=(16, 6), help="epoch seconds")
+
+    def _register_hook(self):
+        result = super()._register_hook()
+        stall.install(self.env)
+        return result
 
     def _record(self, key, started_at, channel=None):
         self.create(
