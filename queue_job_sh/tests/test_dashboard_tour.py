@@ -2,21 +2,15 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 """The Runners screen in a real browser (headless Chromium)."""
 
-import base64
 import os
-import time
-from contextlib import nullcontext
 from unittest.mock import patch
 
 from odoo.tests import HttpCase, tagged
-from odoo.tests.common import ChromeBrowser
 
 from .. import odoo_series
 from .dashboard_common import DashboardDataMixin
 
 URL = "/odoo/action-queue_job_sh.queue_job_sh_dashboard_action"
-# Set to a file path to save a screenshot of the screen (for the README).
-SCREENSHOT_ENV = "QUEUE_JOB_SH_SCREENSHOT"
 # The channels of the records below, in queue_job's channels option.
 CHANNELS = "root:6,root.import:4,root.mail:2,root.export:1:paused"
 
@@ -89,32 +83,3 @@ class TestDashboardTour(DashboardDataMixin, HttpCase):
         only way with a queue_job that keeps none in records)."""
         with patch.dict(os.environ, {"ODOO_QUEUE_JOB_CHANNELS": CHANNELS}):
             self.start_tour(URL, "queue_job_sh_runners_dashboard_option", login="admin")
-
-    def test_screenshot(self):
-        """Save a screenshot of the screen when SCREENSHOT_ENV names a file."""
-        path = os.environ.get(SCREENSHOT_ENV)
-        if not path:
-            self.skipTest(f"set {SCREENSHOT_ENV} to take a screenshot")
-        browser = ChromeBrowser(self)
-        # 19.0 serves a test's browser only inside allow_requests (18.0: always)
-        allow_requests = getattr(self, "allow_requests", None)
-        with allow_requests(browser=browser) if allow_requests else nullcontext():
-            self._screenshot(browser, path)
-
-    def _screenshot(self, browser, path):
-        try:
-            self.authenticate("admin", "admin", browser=browser)
-            browser.navigate_to(self.base_url() + URL, wait_stop=True)
-            self.assertTrue(
-                browser._wait_ready(
-                    "document.querySelectorAll('.o_queue_job_sh_runners canvas')"
-                    ".length === 2 && !!document.querySelector("
-                    "'.o_queue_job_sh_passes .o_data_row')"
-                )
-            )
-            time.sleep(1)  # the charts' animation
-            shot = browser._websocket_request("Page.captureScreenshot")
-            with open(path, "wb") as file:
-                file.write(base64.b64decode(shot["data"]))
-        finally:
-            browser.stop()
