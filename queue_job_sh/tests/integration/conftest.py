@@ -139,6 +139,8 @@ class OdooServer:
         self.process = subprocess.Popen(
             [*ODOO, "server", *db_args(self.db)]
             + ["--http-interface=127.0.0.1", f"--http-port={self.port}"]
+            # prefork's longpolling server: not 8072, other servers may run
+            + [f"--gevent-port={free_port()}"]
             + [f"--logfile={self.log}", *self.args],
             env=self.env,
             start_new_session=True,
