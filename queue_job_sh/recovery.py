@@ -117,6 +117,21 @@ _GIVE_BACK = """
      WHERE id = %s AND state = 'started'
 """
 
+# The jobs this session started and still holds: a pass runs its jobs one
+# after the other, so at its end none of them runs.
+_GIVE_BACK_UNFINISHED = f"""
+    UPDATE queue_job job
+       SET state = 'pending', date_enqueued = NULL, date_started = NULL,
+           worker_pid = NULL
+      FROM queue_job_sh_job_runner runner
+     WHERE runner.queue_job_id = job.id
+       AND runner.started_at = job.date_started
+       AND job.state = 'started'
+       AND runner.backend_pid = {sessions.THIS_SESSION[0]}
+       AND runner.backend_start = {sessions.THIS_SESSION[1]}
+    RETURNING job.uuid
+"""
+
 # A try counted; failed once the job reached max_retries tries (0: never),
 # else pending again after ``delay``, the reason kept on the job.
 _POSTPONE_OR_FAIL = f"""
@@ -172,6 +187,16 @@ def give_back(cr, job_id):
     """Put the started job ``job_id`` back to ``pending``, no try counted,
     in the caller's transaction: its runner will not run it."""
     cr.execute(_GIVE_BACK, (job_id,))
+
+
+def give_back_unfinished(cr):
+    """Put back to ``pending``, no try counted, in the caller's transaction,
+    the jobs this session started that are still ``started``; their uuids.
+    For the end of a pass: its session outlives it in Odoo's pool, and
+    would keep alive a job the pass claimed and did not run (a step that
+    failed between the claim and the job's lock)."""
+    cr.execute(_GIVE_BACK_UNFINISHED)
+    return [row[0] for row in cr.fetchall()]
 
 
 def postpone_or_fail(cr, job_id, delay, exc_name, exc_message, exc_info):

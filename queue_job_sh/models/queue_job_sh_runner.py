@@ -22,7 +22,15 @@ from odoo import SUPERUSER_ID, api, models
 from odoo.addons.queue_job.jobrunner import runner as queue_job_runner
 from odoo.addons.queue_job.jobrunner.channels import ChannelManager
 
-from .. import channels, context, odoo_series, pass_steps, queue_state, wake
+from .. import (
+    channels,
+    context,
+    odoo_series,
+    pass_steps,
+    queue_state,
+    recovery,
+    wake,
+)
 from ..pass_loop import PassLoop, Steps
 from ..transactions import transaction
 
@@ -232,13 +240,16 @@ class QueueJobShRunner(models.AbstractModel):
 
     @api.model
     def _end_pass(self, cron, record, values):
-        """Transaction: the end of a pass: its figures and end reason
-        (a pass record made now if its start was not recorded), and the
-        runner crons synced again, in case someone else changed the
+        """Transaction: the end of a pass: the jobs it claimed and did not
+        run given back (``recovery.give_back_unfinished``), its figures and
+        end reason (a pass record made now if its start was not recorded),
+        and the runner crons synced again, in case someone else changed the
         channels meanwhile; commit."""
         if not self.env.cr.connection.closed:
             self.env.cr.rollback()  # whatever a failed step left behind
         with transaction(self.env.cr):
+            for uuid in recovery.give_back_unfinished(self.env.cr):
+                _logger.warning("Job %s claimed and not run: given back", uuid)
             record = record.with_env(self.env) if record else None
             if not record:
                 record = self.env["queue.job.sh.pass"]._record_start(cron, os.getpid())

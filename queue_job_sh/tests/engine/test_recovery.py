@@ -4,6 +4,7 @@
 session: real sessions, opened and closed."""
 
 import threading
+import time
 from datetime import timedelta
 
 import psycopg2
@@ -23,6 +24,25 @@ def claimed_by_a_runner(db, cr, count=1, **values):
     for _n in range(count):
         claim.claim(runner, channels.Channels([], 1000), PID)
     return ids, runner
+
+
+def end_session(runner):
+    """The runner's process dies: its connection closes, and PostgreSQL ends
+    its session (asynchronously: waited for)."""
+    pid = runner.connection.info.backend_pid
+    runner.connection.close()
+    watcher = psycopg2.connect()
+    try:
+        for _attempt in range(500):
+            with watcher.cursor() as cursor:
+                cursor.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s", (pid,))
+                if not cursor.fetchone():
+                    return
+            watcher.rollback()
+            time.sleep(0.01)
+        raise AssertionError(f"session {pid} still exists")
+    finally:
+        watcher.close()
 
 
 def rows(cr, ids):
@@ -54,7 +74,7 @@ def test_a_runner_that_died_loses_its_jobs_at_once(db, cr):
     """Its session is gone (kill -9 closes it): no delay, a try counted."""
     ids, runner = claimed_by_a_runner(db, cr, retry=1)
     assert recovery.requeue_dead_jobs(cr) == []  # alive, its lock not taken yet
-    runner.connection.close()
+    end_session(runner)
     assert recovery.requeue_dead_jobs(cr) == [(uuid_of(cr, ids[0]), "pending")]
     assert rows(cr, ids) == [("pending", 2, None)]
 
@@ -77,7 +97,7 @@ def test_a_running_job_holding_its_lock_is_left_alone(db, cr):
     ids, runner = claimed_by_a_runner(db, cr)
     assert recovery.lock_started(runner, ids[0])
     assert recovery.requeue_dead_jobs(cr) == []
-    runner.connection.close()  # dies while it runs the job
+    end_session(runner)  # dies while it runs the job
     assert len(recovery.requeue_dead_jobs(cr)) == 1
 
 
@@ -89,7 +109,7 @@ def test_a_record_of_an_earlier_start_says_nothing(db, cr):
     cr.execute(f"UPDATE queue_job SET date_enqueued = {OLD}, date_started = {OLD}")
     cr.connection.commit()
     assert [state for _uuid, state in recovery.requeue_dead_jobs(cr)] == ["pending"]
-    runner.connection.close()
+    end_session(runner)
 
 
 def test_jobs_of_other_runners_follow_queue_jobs_rule(db, cr):
@@ -134,7 +154,7 @@ def test_a_job_dying_too_often_fails_as_found_dead(db, cr):
     dies = claimed_by_a_runner(db, cr, retry=4, max_retries=5)
     forever = claimed_by_a_runner(db, cr, retry=40, max_retries=0)
     for _ids, runner in (dies, forever):
-        runner.connection.close()
+        end_session(runner)
     assert sorted(state for _u, state in recovery.requeue_dead_jobs(cr)) == [
         "failed",
         "pending",
@@ -148,7 +168,7 @@ def test_a_job_dying_too_often_fails_as_found_dead(db, cr):
 
 def test_concurrent_recoveries_requeue_each_job_once(db, cr):
     ids, runner = claimed_by_a_runner(db, cr, count=300)
-    runner.connection.close()
+    end_session(runner)
     barrier = threading.Barrier(8)
     errors = []
 
@@ -204,3 +224,15 @@ def test_http_runner_detection(db, cr):
     runner.connection.commit()
     assert not queue_state.queue_job_runner_active(cr, lock_id)
     cr.rollback()
+
+
+def test_a_pass_gives_back_at_its_end_what_it_claimed_and_did_not_run(db, cr):
+    """Its session outlives it in Odoo's pool: without this, a job it
+    claimed and did not run (a step that failed before the job's lock)
+    would stay started as long as that connection lives."""
+    mine, runner = claimed_by_a_runner(db, cr)
+    theirs, other = claimed_by_a_runner(db, cr)
+    assert recovery.give_back_unfinished(runner) == [uuid_of(cr, mine[0])]
+    runner.connection.commit()
+    assert rows(cr, mine + theirs) == [("pending", 0, None), ("started", 0, None)]
+    other.connection.close()
