@@ -23,7 +23,7 @@ sys.path.insert(0, str(REPO / "dev"))
 from intervals import peak_overlap  # noqa: E402
 
 Config = channels.ChannelConfig
-JOBS = 2000
+JOBS = 1200
 WORKERS = 16
 CAPACITY = {"root": 6, "root.a": 2, "root.b": 3, "root.s": 1}
 CHANNELS = ["root.a", "root.b", "root.s", "root.c", "root.c.deep"]
@@ -76,7 +76,7 @@ def run_workers(db, configured):
                 continue
             idle_since = None
             claimed[job.id] += 1
-            time.sleep(local.uniform(0.005, 0.02))
+            time.sleep(local.uniform(0.02, 0.05))  # long enough to fill every slot
             cursor.execute(
                 "UPDATE queue_job SET state = 'done', done_at = clock_timestamp() "
                 "WHERE id = %s",
