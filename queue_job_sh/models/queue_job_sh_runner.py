@@ -38,7 +38,7 @@ from odoo.addons.queue_job.job import Job
 from odoo.addons.queue_job.jobrunner import runner as queue_job_runner
 from odoo.addons.queue_job.jobrunner.channels import ChannelManager
 
-from .. import budget, claim, odoo_series
+from .. import budget, claim, cron_worker, odoo_series
 
 _logger = logging.getLogger(__name__)
 
@@ -117,7 +117,7 @@ def _in_cron_loop():
     """
     return (
         getattr(threading.current_thread(), "type", None) == "cron"
-        or odoo_series.cron_worker_pinged_at() is not None
+        or cron_worker.pinged_at() is not None
     )
 
 
@@ -131,7 +131,7 @@ def _pass_deadline():
     prefork = bool(config["workers"])
     thread = threading.current_thread()
     if prefork:
-        started = odoo_series.cron_worker_pinged_at()
+        started = cron_worker.pinged_at()
     else:
         # the threaded server's limit clock (cron threads and HTTP threads)
         started = getattr(thread, "start_time", None)
