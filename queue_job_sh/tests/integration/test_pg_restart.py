@@ -29,7 +29,15 @@ def done_count(db):
     return sql(db, "SELECT count(*) FROM queue_job WHERE state = 'done'")[0][0]
 
 
-def job_pids(db, since=0):
+def cron_workers(master):
+    """The pids of a prefork server's cron workers: the master's children
+    whose niceness is 10 more than its own (WorkerCron.start lowers it)."""
+    return {
+        child.pid for child in master.children() if child.nice() == master.nice() + 10
+    }
+
+
+def job_pids(db, since):
     """The pids of the processes that ran the jobs started since then."""
     rows = sql(
         db,
@@ -61,7 +69,9 @@ def restart_postgresql(db, down_for):
     if not os.path.isfile(log):
         log = os.devnull
     pg_ctl = [*as_owner, pg_ctl, "-D", data_dir, "-w"]
-    subprocess.run([*pg_ctl, "-m", "fast", "stop"], check=True, capture_output=True)
+    subprocess.run(
+        [*pg_ctl, "-m", "fast", "stop"], check=True, capture_output=True, timeout=120
+    )
     try:
         time.sleep(down_for)
     finally:
@@ -93,10 +103,8 @@ def test_postgresql_restart_during_a_drain(db, servers):
     servers.append(server)
     master = psutil.Process(server.process.pid)
     wait_until(lambda: done_count(db) >= JOBS // 5, timeout=120, message="the drain")
-    # a prefork server runs jobs in its cron workers only
-    workers = job_pids(db)
+    workers = cron_workers(master)
     assert len(workers) == 2
-    assert workers <= {child.pid for child in master.children()}
 
     restart_began = time.time()
     restart_postgresql(db, DOWN_FOR)
@@ -125,8 +133,8 @@ def test_postgresql_restart_during_a_drain(db, servers):
     resumed_after = first_started - answered_at
     _logger.info("first job %.2f s after PostgreSQL answered again", resumed_after)
     assert resumed_after < RESUME_WITHIN
-    # neither the master nor a cron worker exited: the jobs after the
-    # restart ran in the workers of before, which still run
+    # neither the master nor a cron worker exited: the cron workers are
+    # the ones of before, and the jobs after the restart ran in them
     assert server.process.poll() is None
+    assert cron_workers(master) == workers
     assert job_pids(db, since=restart_began) <= workers
-    assert workers <= {child.pid for child in master.children()}
