@@ -92,7 +92,8 @@ def _sleep(worker):
     _pinged_at = time.time()
     listener = worker.dbcursor._cnx
     if listener.closed:
-        # a poll that failed closed it; its select would raise
+        # the last wait for PostgreSQL ended without it (the master is
+        # gone, the worker is on its way out); select would raise on it
         _listen_again(worker)
         return
     if first_sleep or not odoo_series.cron_worker_will_sleep(worker):
