@@ -25,7 +25,7 @@ import psutil
 from odoo import http
 from odoo.tools import config
 
-from . import budget, odoo_series, settings
+from . import budget, cron_worker, settings
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,7 +41,7 @@ def in_cron_loop():
     """Whether the current pass runs in one of Odoo's cron loops."""
     return (
         getattr(threading.current_thread(), "type", None) == "cron"
-        or odoo_series.cron_worker_pinged_at() is not None
+        or cron_worker.pinged_at() is not None
     )
 
 
@@ -73,7 +73,7 @@ def current():
     cron_loop = in_cron_loop()
     prefork = bool(config["workers"])
     if prefork:
-        clock_started = odoo_series.cron_worker_pinged_at()
+        clock_started = cron_worker.pinged_at()
     else:
         # the threaded server's limit clock (cron threads and HTTP threads)
         clock_started = getattr(threading.current_thread(), "start_time", None)

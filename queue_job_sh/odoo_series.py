@@ -9,70 +9,19 @@ these functions and knows nothing about series.
 """
 
 import functools
-import select
-import time
 from configparser import ConfigParser
 
-from odoo.service import server
 from odoo.tools import config
 
-# Prefork's watchdog counts from the ping a cron worker sends right before
-# it sleeps; record when that was so a pass knows how much time it has.
-_cron_worker_pinged_at = None
 
-
-def _cron_worker_will_sleep(worker):
-    """Whether WorkerCron.sleep() sleeps now: all databases were processed."""
+def cron_worker_will_sleep(worker):
+    """Whether a prefork cron worker (``WorkerCron``) sleeps now rather than
+    look for due crons in its next database: it has processed them all."""
     # 19.0: the db_index of the next database (0 = all done) became a deque
     # of the databases left, db_queue
     if hasattr(worker, "db_queue"):
         return not worker.db_queue
     return worker.db_index == 0
-
-
-def _worker_cron_sleep(self):
-    """WorkerCron.sleep, stamped, awake at once, short enough for its watchdog.
-
-    Odoo's cron worker sleeps up to SLEEP_INTERVAL + 9 s (69 s) between two
-    looks for due crons, waking early on a NOTIFY. Here:
-
-    - its first sleep is skipped: a cron worker just started (a server
-      start, a restart after a kill -9, a recycled worker) looks for due
-      crons at once; the NOTIFYs sent before it listened (the runners'
-      wake-ups at server start, jobs enqueued meanwhile) never reach it, so
-      it would sleep a minute while jobs wait;
-    - woken by a NOTIFY, it does not first sleep ``pid / 100 % 0.1`` s
-      more (Odoo's way of spreading the workers' looks): a job enqueued on
-      an idle server would wait for it, and the workers' looks take
-      distinct crons anyway (SKIP LOCKED);
-    - its watchdog counts that sleep: with a ``limit_time_real_cron`` below
-      it, an idle worker would be killed in its sleep again and again and
-      run no cron at all unless a NOTIFY comes, so the jobs of a worker
-      killed at its limit would never be recovered. Such a worker sleeps at
-      most a quarter of its limit instead, which leaves a pass woken by that
-      timeout some time (budget.py keeps 5 s of margin).
-    """
-    global _cron_worker_pinged_at
-    first_sleep = _cron_worker_pinged_at is None
-    _cron_worker_pinged_at = time.time()
-    if first_sleep or not _cron_worker_will_sleep(self):
-        return
-    interval = server.SLEEP_INTERVAL + self.pid % 10
-    limit = self.watchdog_timeout
-    if limit and limit <= server.SLEEP_INTERVAL + 10:
-        interval = limit / 4
-    select.select([self.wakeup_fd_r, self.dbcursor._cnx], [], [], interval)
-    self.dbcursor._cnx.poll()
-    server.empty_pipe(self.wakeup_fd_r)
-
-
-server.WorkerCron.sleep = _worker_cron_sleep
-
-
-def cron_worker_pinged_at():
-    """When this prefork cron worker last pinged its watchdog (an epoch), or
-    None outside a prefork cron worker."""
-    return _cron_worker_pinged_at
 
 
 @functools.cache
