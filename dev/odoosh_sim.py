@@ -23,7 +23,7 @@ Library use (the Odoo server with HTTP only is the caller's business)::
     ...
     sim.stop()
     sim.runs_started, sim.runs_finished, sim.runs_killed (after T),
-    sim.runs_stopped (still running at stop(), killed then)
+    sim.runs_stopped (still running at stop(), killed then), sim.run_log
 
 Command line (until Ctrl-C)::
 
@@ -78,8 +78,8 @@ class OdooShCronSimulator:
         self.runs_killed = 0
         self.runs_finished = 0
         self.runs_stopped = 0
-        # (started_at, ended_at, killed) per run, epochs; killed is True
-        # (after timeout), False (exited) or None (killed by stop())
+        # (started_at, ended_at, killed, pid) per run, epochs; killed is
+        # True (after timeout), False (exited) or None (killed by stop())
         self.run_log = []
         self._running = []  # (process, started_at)
         self._stop = threading.Event()
@@ -116,9 +116,9 @@ class OdooShCronSimulator:
             for process, started_at in self._running:
                 if process.poll() is None:
                     self._kill(process)
-                    self._record(started_at, killed=None)
+                    self._record(process, started_at, killed=None)
                 else:
-                    self._record(started_at, killed=False)
+                    self._record(process, started_at, killed=False)
             self._running = []
 
     def __enter__(self):
@@ -127,7 +127,7 @@ class OdooShCronSimulator:
     def __exit__(self, *exc):
         self.stop()
 
-    def _record(self, started_at, killed):
+    def _record(self, process, started_at, killed):
         """``killed``: True after ``timeout``, None by :meth:`stop`."""
         if killed:
             self.runs_killed += 1
@@ -135,7 +135,7 @@ class OdooShCronSimulator:
             self.runs_stopped += 1
         else:
             self.runs_finished += 1
-        self.run_log.append((started_at, time.time(), killed))
+        self.run_log.append((started_at, time.time(), killed, process.pid))
 
     @staticmethod
     def _kill(process):
@@ -165,10 +165,10 @@ class OdooShCronSimulator:
         still = []
         for process, started_at in self._running:
             if process.poll() is not None:
-                self._record(started_at, killed=False)
+                self._record(process, started_at, killed=False)
             elif now - started_at >= self.timeout:
                 self._kill(process)
-                self._record(started_at, killed=True)
+                self._record(process, started_at, killed=True)
             else:
                 still.append((process, started_at))
         self._running = still

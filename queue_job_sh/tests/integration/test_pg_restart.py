@@ -1,18 +1,36 @@
 # Copyright 2026 queue_job_sh contributors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
-"""PostgreSQL restarted (fast shutdown) in the middle of a drain on a real
-prefork server: the jobs resume within seconds of PostgreSQL answering
-again, each runs exactly once, and the server's master and cron workers
-are the processes they were (no worker exited, nothing was respawned)."""
+"""PostgreSQL restarted (fast shutdown) in the middle of a drain:
+
+- on a real prefork server: the jobs resume within seconds of PostgreSQL
+  answering again, each runs exactly once, and the server's master and
+  cron workers are the processes they were (no worker exited, nothing was
+  respawned);
+- in Odoo.sh mode (dev/odoosh_sim.py): the lingering pass goes on with new
+  connections, the jobs resume at once, each runs exactly once, and no cron
+  process is killed."""
 
 import logging
 import os
 import pwd
 import subprocess
+import sys
 import time
 
 import psutil
-from conftest import OdooServer, free_port, odoo_shell, sql, wait_until
+from conftest import (
+    LOGS,
+    REPO,
+    OdooServer,
+    db_args,
+    free_port,
+    odoo_shell,
+    sql,
+    wait_until,
+)
+
+sys.path.insert(0, str(REPO / "dev"))
+import odoosh_sim  # noqa: E402
 
 _logger = logging.getLogger(__name__)
 
@@ -23,6 +41,14 @@ RESUME_WITHIN = 5
 # worker that waits for it must keep its watchdog fed, or be killed.
 CRON_LIMIT = 10
 DOWN_FOR = CRON_LIMIT + 2
+# Odoo.sh mode: a cron process every PERIOD seconds, killed after 3 periods,
+# its passes lingering 1.5 periods from its start
+PERIOD = 10
+ODOOSH_ENV = {
+    "ODOO_STAGE": "staging",
+    "ODOO_QUEUE_JOB_CHANNELS": "root:2",
+    "ODOO_QUEUE_JOB_SH_PASS_SECONDS": str(1.5 * PERIOD),
+}
 
 
 def done_count(db):
@@ -138,3 +164,65 @@ def test_postgresql_restart_during_a_drain(db, servers):
     assert server.process.poll() is None
     assert cron_workers(master) == workers
     assert job_pids(db, since=restart_began) <= workers
+
+
+def test_postgresql_restart_during_a_lingering_pass(db):
+    """Odoo.sh mode: the lingering pass of a process that runs the due
+    scheduled actions once loses its connections with the restart, waits
+    for PostgreSQL, goes on with new ones and runs the rest of the jobs;
+    no cron process is killed by the platform."""
+    odoo_shell(
+        db,
+        'env["test.queue.job.sh.probe"].enqueue('
+        f'{JOBS}, prefix="pg", duration=0.05)\nenv.cr.commit()\n',
+    )
+    simulator = odoosh_sim.start(
+        period=PERIOD,
+        timeout=3 * PERIOD,
+        db=db,
+        odoo_args=db_args(db)[2:] + ["--limit-time-real-cron=0", "--limit-time-real=0"],
+        log_path=str(LOGS / f"{db}-odoosh-sim.log"),
+        env=dict(os.environ, **ODOOSH_ENV),
+    )
+    try:
+        wait_until(
+            lambda: done_count(db) >= JOBS // 5, timeout=120, message="the drain"
+        )
+        restart_began = time.time()
+        restart_postgresql(db, 2)
+        answered_at = time.time()
+        assert done_count(db) < JOBS, "the drain ended before the restart"
+        first_started = wait_until(
+            lambda: sql(
+                db,
+                "SELECT min(started_at)::float8 FROM test_queue_job_sh_probe "
+                "WHERE started_at > %s",
+                (restart_began,),
+            )[0][0],
+            timeout=60,
+            message="a job after the restart",
+        )
+        wait_until(lambda: done_count(db) == JOBS, timeout=120, message="all done")
+    finally:
+        simulator.stop()
+    _logger.info(
+        "Odoo.sh mode: first job %.2f s after PostgreSQL answered again",
+        first_started - answered_at,
+    )
+    assert first_started - answered_at < RESUME_WITHIN
+    assert simulator.runs_killed == 0, "the platform had to kill a cron process"
+    runs = dict(
+        sql(db, "SELECT key, count(*) FROM test_queue_job_sh_probe GROUP BY key")
+    )
+    assert runs == {f"pg-{n}": 1 for n in range(JOBS)}
+    # the pass that lost its connection went on, and recorded its end
+    assert (
+        sql(
+            db,
+            "SELECT count(*) FROM queue_job_sh_pass WHERE ended_at IS NOT NULL "
+            "AND started_at < to_timestamp(%s) AT TIME ZONE 'UTC' "
+            "AND done_count > 0",
+            (restart_began,),
+        )[0][0]
+        >= 1
+    )
