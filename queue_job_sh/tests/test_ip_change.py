@@ -16,6 +16,7 @@ import os
 import sys
 import threading
 import traceback
+from contextlib import nullcontext
 from datetime import timedelta
 from unittest.mock import patch
 from urllib.parse import urlencode, urlsplit
@@ -170,10 +171,16 @@ class TestIpChange(HttpCase):
         re-quotes or normalizes it. Returns (status, body)."""
         base = urlsplit(self.base_url())
         connection = http.client.HTTPConnection(base.hostname, base.port, timeout=60)
+        self.env.flush_all()
+        # 19.0 serves a test's requests only inside allow_requests, with the
+        # cookie it sets (18.0: always)
+        allow_requests = getattr(self, "allow_requests", None)
         try:
-            connection.request(method, target)
-            response = connection.getresponse()
-            return response.status, response.read()
+            with allow_requests() if allow_requests else nullcontext():
+                cookies = "; ".join(f"{c.name}={c.value}" for c in self.opener.cookies)
+                connection.request(method, target, headers={"Cookie": cookies})
+                response = connection.getresponse()
+                return response.status, response.read()
         finally:
             connection.close()
             self.env.invalidate_all()
