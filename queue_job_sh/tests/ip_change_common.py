@@ -9,19 +9,26 @@ misbehaving ones (a slow drip, an endless answer, a silent TLS server).
 """
 
 import contextlib
+import datetime
 import hashlib
 import hmac
 import http.server
+import ipaddress
 import os
 import pathlib
 import socket
 import ssl
-import subprocess
 import tempfile
 import threading
 import time
 from collections import deque
 from unittest.mock import patch
+
+from cryptography import x509
+from cryptography.hazmat.backends import default_backend
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
 
 from odoo import SUPERUSER_ID, api
 from odoo.sql_db import db_connect
@@ -240,23 +247,44 @@ def silent(server, connection):
 
 
 class LocalAuthority:
-    """A self-signed certificate for 127.0.0.1 (openssl), the file a client
-    trusts it with, and the server context that uses it."""
+    """A self-signed certificate for 127.0.0.1, the file a client trusts
+    it with, and the server context that uses it."""
 
     def __init__(self):
         self.folder = tempfile.TemporaryDirectory()
         folder = pathlib.Path(self.folder.name)
+        key = rsa.generate_private_key(65537, 2048, default_backend())
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+        now = datetime.datetime.now(datetime.timezone.utc)
+        certificate = (
+            x509.CertificateBuilder()
+            .subject_name(name)
+            .issuer_name(name)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(hours=1))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(
+                x509.SubjectAlternativeName(
+                    [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+                ),
+                critical=False,
+            )
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+            .sign(key, hashes.SHA256(), default_backend())
+        )
         self.cert = folder / "cert.pem"
-        key = folder / "key.pem"
-        subprocess.run(
-            ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes"]
-            + ["-keyout", str(key), "-out", str(self.cert), "-days", "1"]
-            + ["-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
-            check=True,
-            capture_output=True,
+        self.cert.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+        key_file = folder / "key.pem"
+        key_file.write_bytes(
+            key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.TraditionalOpenSSL,
+                serialization.NoEncryption(),
+            )
         )
         self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        self.context.load_cert_chain(self.cert, key)
+        self.context.load_cert_chain(self.cert, key_file)
 
     def cleanup(self):
         self.folder.cleanup()
