@@ -9,7 +9,7 @@ normalizes paths before routing (``/_odoo.sh/ip-change/``,
 endpoint), so the route answers only requests whose path, as sent, is
 exactly ``/_odoo.sh/ip-change``: any other form gets a 404 and records
 nothing. Production also accepts only globally routable addresses, and
-records at most a few changes a day (see ``queue.job.sh.ip.change``). On
+records at most 3 changes a day (see ``queue.job.sh.ip.change``). On
 staging and development the route is open, for testing: there the change
 is recorded as a simulation, at most one per interval; more frequent
 notifications get a 429. Outside Odoo.sh (no ``ODOO_STAGE``) nothing guards
