@@ -3,8 +3,9 @@
 # Sourced by the other dev scripts. Data lives in .local/ (git-ignored).
 #
 #   pg_start     install Debian's postgresql when missing, start the cluster
-#                (create it on first use) with the role odoo/odoo; returns
-#                non-zero, with one line saying why, when it does not start
+#                (create it on first use) with the superuser role odoo;
+#                returns non-zero, with one line saying why, when it does not
+#                start
 #   pg_durable   use the benchmark's cluster instead (before pg_start):
 #                production durability (fsync, synchronous_commit and
 #                full_page_writes on), in .local/pg-durable, port 55433
@@ -12,14 +13,20 @@
 #
 # The test cluster runs with fsync=off: fast, and a crash of this machine
 # may lose it, which is fine for tests.
-# Connection: 127.0.0.1:${PGPORT:-55432}, user odoo, password odoo.
+# Connection: 127.0.0.1:${PGPORT:-55432} only, user odoo, with a password made
+# for the cluster when it is created and kept in .local/pg.password (mode 600;
+# .local/pg-durable.password for the benchmark's); pg_start exports it as
+# PGPASSWORD. A cluster made before with the password odoo gets a new one at
+# its next start.
 
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 LOCAL_DIR="$REPO_ROOT/.local"
 PG_DIR="$LOCAL_DIR/pg"
 PG_SETTINGS="-c fsync=off"
 PG_OWNER=queue_job_sh_pg
-export PGHOST=127.0.0.1 PGPORT=${PGPORT:-55432} PGUSER=odoo PGPASSWORD=odoo PGDATABASE=postgres
+export PGHOST=127.0.0.1 PGPORT=${PGPORT:-55432} PGUSER=odoo PGDATABASE=postgres
+PGPASSWORD=$(cat "$PG_DIR.password" 2>/dev/null || echo odoo)
+export PGPASSWORD
 
 pg_durable() {
     PG_DIR="$LOCAL_DIR/pg-durable"
@@ -47,8 +54,10 @@ _pg_home() {
     # The folder of the cluster: $PG_DIR, or, when running as root in a
     # clone that the system account cannot reach (a parent folder closed to
     # others, like one made by mktemp -d or /root), a folder of that
-    # account's own under /var/tmp, which $PG_DIR then links to. Sets
-    # PG_HOME, the real path: the account cannot follow the link.
+    # account's own, made by mktemp -d under /var/tmp (a name nobody can
+    # guess, created atomically), which $PG_DIR links to: the link is what
+    # remembers it. Sets PG_HOME, the real path: the account cannot follow
+    # the link.
     mkdir -p "$LOCAL_DIR"
     PG_HOME=$PG_DIR
     if [ "$(id -u)" != 0 ]; then
@@ -59,22 +68,41 @@ _pg_home() {
         useradd --system --no-create-home --shell /usr/sbin/nologin "$PG_OWNER"
     chmod 755 "$LOCAL_DIR"
     if [ -L "$PG_DIR" ] || ! runuser -u "$PG_OWNER" -- test -x "$LOCAL_DIR"; then
-        local home
-        home="/var/tmp/queue_job_sh-pg-$(printf '%s' "$PG_DIR" | sha256sum | cut -c1-16)"
-        if [ ! -L "$PG_DIR" ]; then
-            # a new .local: never reuse what an earlier clone left there
-            rm -rf "$home" "$PG_DIR"
-            mkdir -p "$home"
+        local home=""
+        if [ -L "$PG_DIR" ]; then
+            home=$(readlink "$PG_DIR")
+            # still the folder made for this clone: a folder (not a link) of
+            # the account, closed to others; else (the machine cleaned
+            # /var/tmp, something else took the name) a new cluster
+            if [ -L "$home" ] || [ ! -d "$home" ] ||
+                [ "$(stat -c %U:%a "$home")" != "$PG_OWNER:700" ]; then
+                echo "== $home is not this clone's cluster folder any more: a new cluster"
+                home=""
+            fi
+        fi
+        if [ -z "$home" ]; then
+            # a new .local: never reuse what an earlier clone left
+            rm -rf "$PG_DIR"
+            home=$(mktemp -d /var/tmp/queue_job_sh-pg.XXXXXXXXXX) || return 1
+            chown -h "$PG_OWNER" "$home"
             ln -s "$home" "$PG_DIR"
         fi
-        mkdir -p "$home"
-        chmod 700 "$home"
-        chown "$PG_OWNER" "$home"
         PG_HOME=$home
     else
         mkdir -p "$PG_DIR"
-        chown "$PG_OWNER" "$PG_DIR"
+        chown -h "$PG_OWNER" "$PG_DIR"
     fi
+}
+
+_pg_new_password() {
+    head -c 18 /dev/urandom | base64 | tr '+/' '-_'
+}
+
+_pg_save_password() {
+    # _pg_save_password PASSWORD: kept for the next runs, readable by its
+    # owner only, and exported
+    (umask 077 && printf '%s\n' "$1" >"$PG_DIR.password")
+    export PGPASSWORD=$1
 }
 
 pg_start() {
@@ -91,9 +119,13 @@ pg_start() {
     data="$PG_HOME/data"
     if [ ! -f "$data/PG_VERSION" ]; then
         echo "== creating the PostgreSQL cluster in $data"
-        # in the cluster's folder, which its owner can reach (see _pg_home)
-        printf 'odoo\n' >"$PG_HOME/pwfile"
-        [ "$(id -u)" = 0 ] && chown "$PG_OWNER" "$PG_HOME/pwfile"
+        local password
+        password=$(_pg_new_password)
+        # The password file is in the cluster's folder, which its owner can
+        # reach (see _pg_home), and written by that owner: when running as
+        # root, root writes nothing in a folder of the system account.
+        printf '%s\n' "$password" |
+            _as_pg_owner sh -c 'umask 077 && cat >"$1"' sh "$PG_HOME/pwfile"
         if ! _as_pg_owner "$bin/initdb" -D "$data" -U odoo --pwfile="$PG_HOME/pwfile" \
             -A scram-sha-256 -E UTF8 --locale=C.UTF-8 >"$LOCAL_DIR/initdb.log" 2>&1; then
             rm -f "$PG_HOME/pwfile"
@@ -101,6 +133,7 @@ pg_start() {
             return 1
         fi
         rm -f "$PG_HOME/pwfile"
+        _pg_save_password "$password"
     fi
     if ! _as_pg_owner "$bin/pg_ctl" -D "$data" status >/dev/null 2>&1; then
         if ! _as_pg_owner "$bin/pg_ctl" -D "$data" -l "$PG_HOME/server.log" -w -t 60 \
@@ -109,6 +142,16 @@ pg_start() {
             echo "PostgreSQL did not start on port $PGPORT: $(grep -E 'FATAL|ERROR' "$PG_HOME/server.log" | tail -n 1)" >&2
             return 1
         fi
+    fi
+    if [ -s "$PG_DIR.password" ]; then
+        export PGPASSWORD
+        PGPASSWORD=$(cat "$PG_DIR.password")
+    elif PGPASSWORD=odoo psql -qAt -c "SELECT 1" >/dev/null 2>&1; then
+        # made before clusters had passwords of their own
+        local password
+        password=$(_pg_new_password)
+        PGPASSWORD=odoo psql -q -v password="$password" <<<"ALTER ROLE odoo PASSWORD :'password';" &&
+            _pg_save_password "$password"
     fi
     if ! psql -qAt -c "SELECT 1" >/dev/null 2>"$LOCAL_DIR/psql.err"; then
         echo "PostgreSQL on $PGHOST:$PGPORT does not answer: $(head -n 1 "$LOCAL_DIR/psql.err")" >&2

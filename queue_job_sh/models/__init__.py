@@ -1,4 +1,5 @@
 from . import ir_cron
+from . import ir_http
 from . import ir_module
 from . import queue_job
 from . import queue_job_channel

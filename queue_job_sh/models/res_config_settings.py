@@ -7,6 +7,7 @@ from .queue_job_sh_ip_change import (
     PRODUCTION_PARAMS,
     SIMULATION_PARAMS,
     WEBHOOK_ON_SIMULATION_PARAM,
+    WEBHOOK_SECRET_PARAM,
     WEBHOOK_URLS_PARAM,
     parse_webhook_urls,
 )
@@ -19,9 +20,18 @@ class ResConfigSettings(models.TransientModel):
     queue_job_sh_ip_change_webhook_urls = fields.Char(
         string="IP Change Webhooks",
         config_parameter=WEBHOOK_URLS_PARAM,
-        help="URLs called (POST, JSON body with db, stage, old, new, at) when "
-        "Odoo.sh reports a new IP address for the production instance. "
-        "One per line.",
+        help="URLs called (POST, signed JSON body with db, stage, simulation, "
+        "old, new, at) when Odoo.sh reports a new IP address for the "
+        "production instance. One per line.",
+    )
+    # computed, not stored: the key is never copied into the settings' rows
+    queue_job_sh_ip_change_webhook_secret = fields.Char(
+        string="Webhook Signing Key",
+        compute="_compute_queue_job_sh_ip_change_webhook_secret",
+        groups="base.group_system",
+        help="Each webhook's body is signed with this key: the header "
+        "X-Queue-Job-Sh-Signature holds sha256= and the hex HMAC-SHA256 of "
+        "the body. Give it to the receivers, so that they can check it.",
     )
     queue_job_sh_ip_change_webhook_on_simulation = fields.Boolean(
         string="Call Webhooks on Staging and Development",
@@ -54,7 +64,28 @@ class ResConfigSettings(models.TransientModel):
             res[prefix + "current"] = get_param(params.current) or False
             res[prefix + "previous"] = get_param(params.previous) or False
             res[prefix + "changed_at"] = get_param(params.date) or False
+        # the form's first values (a field without dependencies is not
+        # computed for a new record)
+        if self.env.user.has_group("base.group_system"):
+            res["queue_job_sh_ip_change_webhook_secret"] = (
+                self._queue_job_sh_ip_change_webhook_secret()
+            )
         return res
+
+    @api.model
+    def _queue_job_sh_ip_change_webhook_secret(self):
+        # read in the snapshot: get_param's cache may hold its absence
+        return (
+            self.env["queue.job.sh.ip.change"]
+            .sudo()
+            ._read_params(WEBHOOK_SECRET_PARAM)
+            .get(WEBHOOK_SECRET_PARAM, False)
+        )
+
+    def _compute_queue_job_sh_ip_change_webhook_secret(self):
+        secret = self._queue_job_sh_ip_change_webhook_secret()
+        for record in self:
+            record.queue_job_sh_ip_change_webhook_secret = secret
 
     @api.constrains("queue_job_sh_ip_change_webhook_urls")
     def _check_queue_job_sh_ip_change_webhook_urls(self):
@@ -62,9 +93,14 @@ class ResConfigSettings(models.TransientModel):
             try:
                 parse_webhook_urls(record.queue_job_sh_ip_change_webhook_urls)
             except ValueError as error:
+                # the value is not repeated: URLs hold secrets, and the
+                # error is logged
                 raise ValidationError(
-                    _("Not an http(s) URL: %s", error.args[0])
-                ) from error
+                    _(
+                        "IP change webhook URL number %s is not an http(s) URL",
+                        error.args[0],
+                    )
+                ) from None
 
     def set_values(self):
         for record in self:

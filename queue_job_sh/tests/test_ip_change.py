@@ -5,30 +5,29 @@
 Requests go to the test HTTP server (``HttpCase``). The jobs run as
 queue_job's ``/queue_job/runjob`` route runs them (``_acquire_job`` then
 ``_runjob``), on a test cursor. Webhooks reach a real HTTP server listening
-on 127.0.0.1 in a thread of the test process.
+on 127.0.0.1 in a thread of the test process, which checks their
+signature.
 """
 
+import http.client
 import json
 import logging
 import os
-import socket
 import sys
 import threading
 import traceback
-from collections import deque
+from contextlib import nullcontext
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from unittest.mock import patch
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import psycopg2
 
 from odoo import SUPERUSER_ID, api, fields
 from odoo.exceptions import ValidationError
 from odoo.service.model import PG_CONCURRENCY_EXCEPTIONS_TO_RETRY
-from odoo.sql_db import db_connect
 from odoo.tests import HttpCase, TransactionCase, tagged
-from odoo.tools import SQL, mute_logger
+from odoo.tools import mute_logger
 
 from odoo.addons.queue_job.controllers.main import RunJobController
 from odoo.addons.queue_job.exception import RetryableJobError
@@ -36,89 +35,75 @@ from odoo.addons.queue_job.job import Job
 
 from ..models.queue_job_sh_ip_change import (
     PRODUCTION_PARAMS,
+    PRODUCTION_RECENT_PARAM,
+    PRODUCTION_REFUSED_PARAM,
+    PRODUCTION_WINDOW,
     SIMULATION_PARAMS,
     SIMULATION_REFUSED_PARAM,
     WEBHOOK_ON_SIMULATION_PARAM,
+    WEBHOOK_SECRET_PARAM,
     WEBHOOK_URLS_PARAM,
-    QueueJobShIpChange,
+)
+from ..webhook import signature as webhook_signature
+from .ip_change_common import (
+    DOC_NEW,
+    DOC_OLD,
+    MODEL,
+    MODEL_LOGGER,
+    NEW,
+    NEWER,
+    OLD,
+    QUEUE_JOB_CONTROLLER_LOGGER,
+    RealJobsMixin,
+    WebhookServer,
+    closed_port_url,
+    spy_hook,
 )
 
 ROUTE = "/_odoo.sh/ip-change"
-MODEL = "queue.job.sh.ip.change"
-MODEL_LOGGER = "odoo.addons.queue_job_sh.models.queue_job_sh_ip_change"
-QUEUE_JOB_CONTROLLER_LOGGER = "odoo.addons.queue_job.controllers.main"
-OLD, NEW = "198.51.100.1", "203.0.113.7"
+CONTROLLER_LOGGER = "odoo.addons.queue_job_sh.controllers.ip_change"
 WITHOUT_STAGE_ENV = "ODOO_QUEUE_JOB_SH_IP_CHANGE_WITHOUT_STAGE"
 INTERVAL_ENV = "ODOO_QUEUE_JOB_SH_IP_CHANGE_INTERVAL"
-
-
-class WebhookServer:
-    """A real HTTP server on 127.0.0.1 that records what it receives and
-    answers the statuses queued in ``statuses`` (then 200)."""
-
-    def __init__(self):
-        self.requests = []
-        self.statuses = deque()
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                length = int(self.headers.get("Content-Length") or 0)
-                server.requests.append(
-                    {
-                        "path": self.path,
-                        "content_type": self.headers.get("Content-Type"),
-                        "body": self.rfile.read(length),
-                    }
-                )
-                status = server.statuses.popleft() if server.statuses else 200
-                body = b"received" if status < 400 else b"no such hook, sorry"
-                self.send_response(status)
-                self.send_header("Content-Type", "text/plain")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args):
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_port}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-
-    def reset(self):
-        self.requests.clear()
-        self.statuses.clear()
-
-    def stop(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
-        self.thread.join()
-
-
-def spy_hook(test, name, side_effect=None):
-    """Record the calls of the extension point ``name`` during ``test``, as
-    an addon overriding it would see them; raise ``side_effect`` if any."""
-    calls = []
-
-    def hook(model, old, new):
-        calls.append((old, new))
-        if side_effect:
-            raise side_effect
-
-    patcher = patch.object(QueueJobShIpChange, name, hook)
-    patcher.start()
-    test.addCleanup(patcher.stop)
-    return calls
-
-
-def closed_port_url():
-    """A URL on 127.0.0.1 where nothing listens: connections are refused."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    return f"http://127.0.0.1:{port}/hook"
+# Forms of the route's path that Odoo would route to it (decoded, slashes
+# merged or added) or redirect to it: each gets a 404
+PATH_VARIANTS = (
+    "/_odoo.sh/ip-change/",
+    "/_odoo.sh/ip%2Dchange",
+    "/_odoo.sh/ip%2dchange",
+    "/%5Fodoo.sh/ip-change",
+    "/_odoo%2Esh/ip-change",
+    "/_odoo.sh/%69p-change",
+    "/_odoo.sh//ip-change",
+    "//_odoo.sh/ip-change",
+    "/_odoo.sh/ip-change//",
+    "/_odoo.sh/./ip-change",
+)
+# Addresses that are not globally routable: production refuses them
+LOCAL_ADDRESSES = (
+    "127.0.0.1",  # loopback
+    "10.1.2.3",  # private
+    "172.16.0.1",
+    "192.168.1.1",
+    "169.254.1.1",  # link-local
+    "100.64.0.1",  # shared (carrier-grade NAT)
+    "0.0.0.0",  # unspecified
+    "255.255.255.255",  # broadcast
+    "224.0.0.1",  # multicast
+    "240.0.0.1",  # reserved
+    "192.0.2.1",  # documentation
+    DOC_OLD,
+    DOC_NEW,
+    "::1",
+    "::",
+    "fe80::1",
+    "fc00::1",
+    "fd12:3456::1",
+    "2001:db8::1",
+    "ff0e::1",
+    "fec0::1",  # site-local
+    "400::1",  # reserved
+    "::ffff:10.0.0.1",
+)
 
 
 @tagged("post_install", "-at_install")
@@ -138,11 +123,17 @@ class TestIpChange(HttpCase):
         for name in ("ODOO_STAGE", WITHOUT_STAGE_ENV, INTERVAL_ENV):
             os.environ.pop(name, None)
         self.webhook.reset()
-        # every test starts from an empty queue and nothing recorded
+        # every test starts from an empty queue and nothing recorded; the
+        # webhooks' key made at install stays
         self.env["queue.job"].search([]).unlink()
         self.env["ir.config_parameter"].search(
-            [("key", "=like", "queue_job_sh.ip_change.%")]
+            [
+                ("key", "=like", "queue_job_sh.ip_change.%"),
+                ("key", "!=", WEBHOOK_SECRET_PARAM),
+            ]
         ).unlink()
+        self.secret = self.env["ir.config_parameter"].get_param(WEBHOOK_SECRET_PARAM)
+        self.webhook.secret = self.secret
 
     # ------------------------------------------------------------------
     # Helpers
@@ -175,12 +166,37 @@ class TestIpChange(HttpCase):
         self.env.registry.clear_cache()
         return response
 
+    def raw_get(self, target, method="GET"):
+        """Send ``target`` as the request line has it: no client library
+        re-quotes or normalizes it. Returns (status, body)."""
+        base = urlsplit(self.base_url())
+        connection = http.client.HTTPConnection(base.hostname, base.port, timeout=60)
+        self.env.flush_all()
+        # 19.0 serves a test's requests only inside allow_requests, with the
+        # cookie it sets (18.0: always)
+        allow_requests = getattr(self, "allow_requests", None)
+        try:
+            with allow_requests() if allow_requests else nullcontext():
+                cookies = "; ".join(f"{c.name}={c.value}" for c in self.opener.cookies)
+                connection.request(method, target, headers={"Cookie": cookies})
+                response = connection.getresponse()
+                return response.status, response.read()
+        finally:
+            connection.close()
+            self.env.invalidate_all()
+            self.env.registry.clear_cache()
+
     def assertOk(self, response):
         self.assertEqual(response.status_code, 200, response.text)
         self.assertEqual(response.text, "ok")
         self.assertTrue(response.headers["Content-Type"].startswith("text/plain"))
         # save_session=False: no session is written, no cookie is sent
         self.assertNotIn("Set-Cookie", response.headers)
+
+    def assertNothingRecorded(self):
+        self.assertEqual(self.recorded(PRODUCTION_PARAMS), (None, None, None))
+        self.assertEqual(self.recorded(SIMULATION_PARAMS), (None, None, None))
+        self.assertFalse(self.env["queue.job"].search([]))
 
     def recorded(self, params):
         get_param = self.env["ir.config_parameter"].get_param
@@ -197,7 +213,7 @@ class TestIpChange(HttpCase):
 
         For jobs that succeed: queue_job stores a retry or a failure from a
         cursor of its own, which the test cursors nest in the job's, so the
-        job's rollback would discard it (see ``TestIpChangeRetries``).
+        job's rollback would discard it (see ``RealJobsMixin``).
         """
         self.env.flush_all()
         with self.registry.cursor() as cr:
@@ -227,9 +243,19 @@ class TestIpChange(HttpCase):
         with self.assertLogs(MODEL_LOGGER, logging.INFO) as logs:
             response = self.call({"ip": NEW, "old": OLD})
         self.assertOk(response)
-        self.assertIn(f"IP address changed from {OLD} to {NEW}", logs.output[0])
+        # the first change: nothing was recorded before, the notification's
+        # old address is only logged
+        self.assertEqual(
+            logs.output,
+            [
+                f"INFO:{MODEL_LOGGER}:IP address changed from (none recorded) "
+                f"to {NEW}",
+                f"INFO:{MODEL_LOGGER}:The notification gave {OLD} as the "
+                "previous IP address; the one recorded was none",
+            ],
+        )
         current, previous, date = self.recorded(PRODUCTION_PARAMS)
-        self.assertEqual((current, previous), (NEW, OLD))
+        self.assertEqual((current, previous), (NEW, None))
         self.assertAlmostEqual(
             fields.Datetime.from_string(date),
             fields.Datetime.now(),
@@ -244,20 +270,21 @@ class TestIpChange(HttpCase):
                     "state": "pending",
                     "channel": "root.ip_change",
                     "user_id": SUPERUSER_ID,
-                    "name": f"Odoo.sh IP change: {OLD} → {NEW}",
+                    "name": f"Odoo.sh IP change: none recorded → {NEW}",
                 }
             ],
         )
-        self.assertEqual(job.args, [OLD, NEW, date, "production", 0])
+        self.assertEqual(job.args, [None, NEW, date, "production", 0])
 
     def test_production_ipv6_with_new(self):
         self.set_stage("production")
-        self.assertOk(self.call({"new": "2001:DB8:0::7", "old": "2001:db8::1"}))
+        self.assertOk(self.call({"new": "2A05:D018:0::7", "old": "2a05:d018::1"}))
+        self.assertOk(self.call({"new": "2a05:d018::8", "old": "2A05:D018::7"}))
         # stored in the canonical form
         self.assertEqual(
-            self.recorded(PRODUCTION_PARAMS)[:2], ("2001:db8::7", "2001:db8::1")
+            self.recorded(PRODUCTION_PARAMS)[:2], ("2a05:d018::8", "2a05:d018::7")
         )
-        self.assertEqual(len(self.jobs("_react_to_ip_change")), 1)
+        self.assertEqual(len(self.jobs("_react_to_ip_change")), 2)
 
     def test_ip_and_new_together(self):
         self.set_stage("production")
@@ -277,12 +304,12 @@ class TestIpChange(HttpCase):
             ({"ip": "fe80::1%eth0", "old": OLD}, "ip is not an IPv4 or IPv6"),
             ({"ip": "1" * 65, "old": OLD}, "ip is too long"),
             ({"ip": NEW, "old": "a" * 5000}, "old is too long"),
-            ({"ip": NEW, "new": "203.0.113.8", "old": OLD}, "ip and new differ"),
+            ({"ip": NEW, "new": NEWER, "old": OLD}, "ip and new differ"),
             ([("ip", NEW), ("ip", OLD), ("old", OLD)], "ip given more than once"),
             ({"ip": NEW, "old": NEW}, "old and new are the same address"),
             ("ip=%00&old=" + OLD, "ip is not an IPv4 or IPv6 address"),
             ("ip=%ff%fe&old=" + OLD, "ip is not an IPv4 or IPv6 address"),
-            ("ip=203.0.113.7%0a1&old=" + OLD, "ip is not an IPv4 or IPv6"),
+            ("ip=44.33.22.11%0a1&old=" + OLD, "ip is not an IPv4 or IPv6"),
         ]
         for query, reason in cases:
             with self.subTest(query=query):
@@ -293,9 +320,51 @@ class TestIpChange(HttpCase):
                 )
                 self.assertIn(reason, response.text)
                 self.assertLess(len(response.text), 80)
-        self.assertEqual(self.recorded(PRODUCTION_PARAMS), (None, None, None))
-        self.assertEqual(self.recorded(SIMULATION_PARAMS), (None, None, None))
-        self.assertFalse(self.env["queue.job"].search([]))
+        self.assertNothingRecorded()
+
+    def test_production_refuses_local_addresses(self):
+        """Production takes globally routable addresses only, new and old;
+        a simulation takes any address, so that it can be tried with the
+        documentation's addresses."""
+        self.set_stage("production")
+        for address in LOCAL_ADDRESSES:
+            for query, name in (
+                ({"ip": address, "old": OLD}, "ip"),
+                ({"new": address, "old": OLD}, "new"),
+                ({"ip": NEW, "old": address}, "old"),
+            ):
+                with self.subTest(query=query):
+                    response = self.call(query)
+                    self.assertEqual(response.status_code, 400, response.text)
+                    self.assertEqual(
+                        response.text, f"{name} is not a globally routable address"
+                    )
+        self.assertNothingRecorded()
+        self.set_stage("staging")
+        self.assertOk(self.call({"ip": "127.0.0.1", "old": "10.1.2.3"}))
+        self.assertEqual(
+            self.recorded(SIMULATION_PARAMS)[0],
+            "127.0.0.1",
+        )
+
+    def test_path_variants_get_404(self):
+        """Only the exact path is the route: the platform's rule on it is
+        what guards production."""
+        query = urlencode({"ip": NEW, "old": OLD})
+        base = urlsplit(self.base_url())
+        for stage in ("production", "staging"):
+            self.set_stage(stage)
+            targets = [f"{path}?{query}" for path in PATH_VARIANTS]
+            # the absolute form of the request target, a valid HTTP/1.1 one
+            targets.append(f"http://{base.netloc}{ROUTE}?{query}")
+            for target in targets:
+                for method in ("GET", "HEAD"):
+                    with self.subTest(stage=stage, target=target, method=method):
+                        status, body = self.raw_get(target, method)
+                        self.assertEqual(status, 404, body)
+                        self.assertNotEqual(body, b"ok")
+        self.assertNothingRecorded()
+        self.assertEqual(self.raw_get(f"{ROUTE}?{query}"), (200, b"ok"))
 
     def test_get_only(self):
         self.set_stage("production")
@@ -308,8 +377,7 @@ class TestIpChange(HttpCase):
         )
         self.assertEqual(response.status_code, 405)
         self.env.invalidate_all()
-        self.assertEqual(self.recorded(PRODUCTION_PARAMS), (None, None, None))
-        self.assertFalse(self.env["queue.job"].search([]))
+        self.assertNothingRecorded()
 
     def test_repeated_calls_enqueue_one_job(self):
         self.set_stage("production")
@@ -319,9 +387,9 @@ class TestIpChange(HttpCase):
         date = self.recorded(PRODUCTION_PARAMS)[2]
         # a call with another old address but the current new one: no change
         with self.assertLogs(MODEL_LOGGER, logging.INFO) as logs:
-            self.assertOk(self.call({"ip": NEW, "old": "192.0.2.1"}))
+            self.assertOk(self.call({"ip": NEW, "old": NEWER}))
         self.assertIn("already recorded, ignored", logs.output[0])
-        self.assertEqual(self.recorded(PRODUCTION_PARAMS), (NEW, OLD, date))
+        self.assertEqual(self.recorded(PRODUCTION_PARAMS), (NEW, None, date))
         self.assertEqual(len(self.jobs("_react_to_ip_change")), 1)
         # back and forth while the first job is still pending: each change
         # is a job of its own, in order
@@ -329,9 +397,91 @@ class TestIpChange(HttpCase):
         self.assertOk(self.call({"ip": NEW, "old": OLD}))
         jobs = self.jobs("_react_to_ip_change")
         self.assertEqual(
-            [job.args[:2] for job in jobs], [[OLD, NEW], [NEW, OLD], [OLD, NEW]]
+            [job.args[:2] for job in jobs], [[None, NEW], [NEW, OLD], [OLD, NEW]]
         )
         self.assertEqual(jobs.mapped("state"), ["pending"] * 3)
+
+    def test_hook_gets_the_recorded_old_address(self):
+        """The hook's ``old`` is what the database recorded, whatever the
+        notification says: a hook that removes ``old`` from an allow-list
+        removes the address it allowed before, never one a caller names."""
+        self.set_stage("production")
+        hook_calls = spy_hook(self, "_on_ip_change")
+        self.assertOk(self.call({"ip": NEW, "old": OLD}))
+        with self.assertLogs(MODEL_LOGGER, logging.INFO) as logs:
+            self.assertOk(self.call({"ip": NEWER, "old": "9.9.9.9"}))
+        self.assertEqual(
+            logs.output,
+            [
+                f"INFO:{MODEL_LOGGER}:IP address changed from {NEW} to {NEWER}",
+                f"INFO:{MODEL_LOGGER}:The notification gave 9.9.9.9 as the "
+                f"previous IP address; the one recorded was {NEW}",
+            ],
+        )
+        self.assertEqual(self.recorded(PRODUCTION_PARAMS)[:2], (NEWER, NEW))
+        # the notification's old address, when it is the recorded one, is
+        # not logged twice
+        with self.assertLogs(MODEL_LOGGER, logging.INFO) as logs:
+            self.assertOk(self.call({"ip": OLD, "old": NEWER}))
+        self.assertEqual(len(logs.output), 1)
+        for reaction in self.jobs("_react_to_ip_change"):
+            self.run_job(reaction)
+        self.assertEqual(hook_calls, [(None, NEW), (NEW, NEWER), (NEWER, OLD)])
+        self.assertIn(
+            f"from {NEW} to {NEWER}",
+            self.admin_messages().filtered(lambda m: NEWER in m.body)[-1:].body,
+        )
+
+    def test_production_limit(self):
+        """Production records at most 3 changes a day; a repeat of the
+        recorded change is still answered ok; the refusals are counted and
+        told with the next change."""
+        self.set_stage("production")
+        for old, new in ((OLD, NEW), (NEW, OLD), (OLD, NEW)):
+            self.assertOk(self.call({"ip": new, "old": old}))
+        with self.assertLogs(MODEL_LOGGER, logging.WARNING) as logs:
+            self.assertTooFrequent(
+                self.call({"ip": NEWER, "old": NEW}), retry_after=PRODUCTION_WINDOW
+            )
+        self.assertIn("refused: 3 changes recorded in 24 hours already", logs.output[0])
+        with self.assertLogs(MODEL_LOGGER, logging.WARNING):
+            self.assertTooFrequent(
+                self.call({"ip": OLD, "old": NEW}), retry_after=PRODUCTION_WINDOW
+            )
+        # a repeat of the recorded change: nothing to record, no refusal
+        self.assertOk(self.call({"ip": NEW, "old": OLD}))
+        self.assertEqual(len(self.jobs("_react_to_ip_change")), 3)
+        self.assertEqual(self.recorded(PRODUCTION_PARAMS)[:2], (NEW, OLD))
+        get_param = self.env["ir.config_parameter"].get_param
+        self.assertEqual(get_param(PRODUCTION_REFUSED_PARAM), "2")
+        # the window moves with the oldest of the last 3 changes
+        now = fields.Datetime.now()
+        recent = [now - timedelta(hours=23), now - timedelta(hours=1), now]
+        self.set_param(
+            PRODUCTION_RECENT_PARAM,
+            ",".join(fields.Datetime.to_string(date) for date in recent),
+        )
+        with self.assertLogs(MODEL_LOGGER, logging.WARNING):
+            self.assertTooFrequent(self.call({"ip": NEWER, "old": NEW}), 3600)
+        recent[0] -= timedelta(hours=1, seconds=1)
+        self.set_param(
+            PRODUCTION_RECENT_PARAM,
+            ",".join(fields.Datetime.to_string(date) for date in recent),
+        )
+        self.assertOk(self.call({"ip": NEWER, "old": NEW}))
+        self.assertEqual(get_param(PRODUCTION_REFUSED_PARAM), False)
+        self.assertEqual(
+            get_param(PRODUCTION_RECENT_PARAM).split(",")[:2],
+            [fields.Datetime.to_string(date) for date in recent[1:]],
+        )
+        reaction = self.jobs("_react_to_ip_change")[-1:]
+        self.assertEqual(reaction.args[4], 3)
+        self.run_job(reaction)
+        self.assertIn(
+            "Since the previous change, 3 notification(s) were refused as too "
+            "frequent.",
+            self.admin_messages()[:1].body,
+        )
 
     # ------------------------------------------------------------------
     # The reactions
@@ -344,60 +494,83 @@ class TestIpChange(HttpCase):
         hook_calls = spy_hook(self, "_on_ip_change")
         simulation_calls = spy_hook(self, "_on_ip_change_simulation")
         self.assertOk(self.call({"ip": NEW, "old": OLD}))
+        self.assertOk(self.call({"ip": NEWER, "old": NEW}))
         at = self.recorded(PRODUCTION_PARAMS)[2]
-        reaction = self.jobs("_react_to_ip_change")
-        self.run_job(reaction)
-        self.assertEqual(reaction.state, "done")
-        self.assertEqual(hook_calls, [(OLD, NEW)])
+        reactions = self.jobs("_react_to_ip_change")
+        for reaction in reactions:
+            self.run_job(reaction)
+        self.assertEqual(reactions.mapped("state"), ["done", "done"])
+        self.assertEqual(hook_calls, [(None, NEW), (NEW, NEWER)])
         self.assertEqual(simulation_calls, [])
         # the administrators got a message (Inbox or email)
-        message = self.admin_messages()
-        self.assertEqual(len(message), 1)
+        message = self.admin_messages()[:1]
         self.assertEqual(message.subject, "Odoo.sh: the IP address changed")
-        self.assertIn(f"from {OLD} to {NEW}", message.body)
+        self.assertIn(f"from {NEW} to {NEWER}", message.body)
         self.assertEqual(message.author_id, self.env.ref("base.partner_root"))
         self.assertIn(self.admin.partner_id, message.notification_ids.res_partner_id)
         self.assertNotIn(self.env.ref("base.partner_root"), message.partner_ids)
-        # the webhook is a job of its own
-        webhook = self.jobs("_send_ip_change_webhook")
+        self.assertIn("from none recorded to", self.admin_messages()[1:].body)
+        # the webhooks are jobs of their own, which do not hold the URL
+        webhook_jobs = self.jobs("_send_ip_change_webhook")
         self.assertRecordValues(
-            webhook, [{"state": "pending", "max_retries": 10, "retry": 0}]
+            webhook_jobs,
+            [{"state": "pending", "max_retries": 10, "retry": 0}] * 2,
         )
+        host = urlsplit(self.webhook.url).netloc
+        self.assertEqual(
+            webhook_jobs.mapped("name"), [f"Odoo.sh IP change webhook: {host}"] * 2
+        )
+        self.assertNotIn("/hook", str(webhook_jobs.mapped("args")))
         self.assertEqual(self.webhook.requests, [])
+        webhook = webhook_jobs[1]
         self.run_job(webhook)
         self.assertEqual(webhook.state, "done")
-        self.assertIn("answered HTTP 200", webhook.result)
+        self.assertEqual(webhook.result, f"Webhook {host} answered HTTP 200")
         [received] = self.webhook.requests
         self.assertEqual(received["path"], "/hook")
         self.assertEqual(received["content_type"], "application/json")
+        # signed with the key of the settings
+        self.assertEqual(
+            received["signature"], webhook_signature(self.secret, received["body"])
+        )
         self.assertEqual(
             json.loads(received["body"]),
             {
                 "db": self.env.cr.dbname,
                 "stage": "production",
-                "old": OLD,
-                "new": NEW,
+                "simulation": False,
+                "old": NEW,
+                "new": NEWER,
                 "at": fields.Datetime.from_string(at).strftime("%Y-%m-%dT%H:%M:%SZ"),
             },
         )
+        # the receiver refuses a body signed with another key: the job fails
+        self.webhook.secret = "another key"
+        with mute_logger(QUEUE_JOB_CONTROLLER_LOGGER):
+            with self.assertRaises(Exception):  # noqa: B017 -- UserError
+                self.run_job(webhook_jobs[0])
+        self.assertEqual(len(self.webhook.requests), 2)
 
     def test_staging_is_a_simulation(self):
+        """Simulations take the documentation's addresses; the simulated
+        hook gets the simulated address recorded before."""
         self.set_stage("staging")
         self.set_param(WEBHOOK_URLS_PARAM, f"{self.webhook.url}/hook")
         hook_calls = spy_hook(self, "_on_ip_change")
         simulation_calls = spy_hook(self, "_on_ip_change_simulation")
         with self.assertLogs(MODEL_LOGGER, logging.INFO) as logs:
-            self.assertOk(self.call({"ip": NEW, "old": OLD}))
+            self.assertOk(self.call({"ip": DOC_NEW, "old": DOC_OLD}))
         self.assertIn(
-            f"Simulation of IP address change from {OLD} to {NEW} (stage 'staging')",
+            f"Simulation of IP address change from (none recorded) to {DOC_NEW} "
+            "(stage 'staging')",
             logs.output[0],
         )
         self.assertEqual(self.recorded(PRODUCTION_PARAMS), (None, None, None))
-        self.assertEqual(self.recorded(SIMULATION_PARAMS)[:2], (NEW, OLD))
+        self.assertEqual(self.recorded(SIMULATION_PARAMS)[:2], (DOC_NEW, None))
         reaction = self.jobs("_react_to_ip_change")
         self.assertIn("simulation (staging)", reaction.name)
         self.run_job(reaction)
-        self.assertEqual((hook_calls, simulation_calls), ([], [(OLD, NEW)]))
+        self.assertEqual((hook_calls, simulation_calls), ([], [(None, DOC_NEW)]))
         message = self.admin_messages()
         self.assertEqual(
             message.subject, "Simulation: Odoo.sh IP address change (staging)"
@@ -407,16 +580,118 @@ class TestIpChange(HttpCase):
         self.assertFalse(self.jobs("_send_ip_change_webhook"))
         self.set_param(WEBHOOK_ON_SIMULATION_PARAM, "True")
         self.let_interval_pass()
-        self.assertOk(self.call({"ip": "203.0.113.9", "old": NEW}))
+        self.assertOk(self.call({"ip": "203.0.113.9", "old": DOC_NEW}))
         self.run_job(self.jobs("_react_to_ip_change")[-1:])
+        self.assertEqual(simulation_calls[-1], (DOC_NEW, "203.0.113.9"))
         webhook = self.jobs("_send_ip_change_webhook")
         self.run_job(webhook)
         self.assertEqual(webhook.state, "done")
-        body = json.loads(self.webhook.requests[0]["body"])
+        [received] = self.webhook.requests
         self.assertEqual(
-            (body["stage"], body["old"], body["new"]),
-            ("staging", NEW, "203.0.113.9"),
+            received["signature"], webhook_signature(self.secret, received["body"])
         )
+        body = json.loads(received["body"])
+        self.assertEqual(
+            (body["stage"], body["simulation"], body["old"], body["new"]),
+            ("staging", True, DOC_NEW, "203.0.113.9"),
+        )
+
+    def test_production_jobs_do_not_run_elsewhere(self):
+        """A copy of production's database (a staging build, a restored
+        dump) carries production's pending jobs: they act on nothing."""
+        self.set_stage("production")
+        self.set_param(WEBHOOK_URLS_PARAM, f"{self.webhook.url}/hook")
+        hook_calls = spy_hook(self, "_on_ip_change")
+        self.assertOk(self.call({"ip": NEW, "old": OLD}))
+        self.assertOk(self.call({"ip": NEWER, "old": NEW}))
+        first, second = self.jobs("_react_to_ip_change")
+        self.run_job(first)
+        webhook = self.jobs("_send_ip_change_webhook")
+        for stage in ("staging", ""):
+            self.set_stage(stage)
+            self.run_job(second)
+            self.assertEqual(second.state, "done")
+            self.assertEqual(
+                second.result,
+                "Not run: a change recorded on production, and this server's "
+                f"stage is {stage or 'not set'}",
+            )
+            self.run_job(webhook)
+            self.assertEqual(webhook.state, "done")
+            self.assertEqual(
+                webhook.result,
+                "Not sent: a change recorded on production, and this server's "
+                f"stage is {stage or 'not set'}",
+            )
+        self.assertEqual(hook_calls, [(None, NEW)])
+        self.assertEqual(len(self.jobs("_send_ip_change_webhook")), 1)
+        self.assertEqual(len(self.admin_messages()), 1)
+        self.assertEqual(self.webhook.requests, [])
+
+    def test_webhook_job_follows_the_settings(self):
+        """A webhook job names its URL by a digest, looked up when it runs:
+        a URL removed or changed since is not called."""
+        self.set_stage("production")
+        kept = f"{self.webhook.url}/kept?token=1"
+        changed = f"{self.webhook.url}/changed?token=1"
+        self.set_param(WEBHOOK_URLS_PARAM, f"{changed}\n{kept}")
+        self.assertOk(self.call({"ip": NEW, "old": OLD}))
+        self.run_job(self.jobs("_react_to_ip_change"))
+        to_changed, to_kept = self.jobs("_send_ip_change_webhook")
+        self.set_param(
+            WEBHOOK_URLS_PARAM, f"{kept}\n{self.webhook.url}/changed?token=2"
+        )
+        for job in (to_changed, to_kept):
+            self.run_job(job)
+        self.assertEqual(
+            to_changed.result,
+            "Not sent: no webhook URL of the settings matches this job any more "
+            "(removed or changed since the change was recorded)",
+        )
+        self.assertIn("answered HTTP 200", to_kept.result)
+        self.assertEqual(
+            [request["path"] for request in self.webhook.requests], ["/kept?token=1"]
+        )
+        # a simulation's webhook, after the switch was turned off
+        self.set_stage("development")
+        self.set_param(WEBHOOK_ON_SIMULATION_PARAM, "True")
+        self.assertOk(self.call({"ip": DOC_NEW, "old": DOC_OLD}))
+        self.run_job(self.jobs("_react_to_ip_change")[-1:])
+        self.set_param(WEBHOOK_ON_SIMULATION_PARAM, False)
+        simulated = self.jobs("_send_ip_change_webhook")[2:]
+        self.assertEqual(len(simulated), 2)
+        self.run_job(simulated[0])
+        self.assertEqual(
+            simulated[0].result,
+            "Not sent: webhooks are off for simulations (Call Webhooks on "
+            "Staging and Development)",
+        )
+        self.assertEqual(len(self.webhook.requests), 1)
+
+    def test_webhook_key(self):
+        """Made at install, kept by each upgrade, made again at the first
+        webhook when it is missing (a neutralized copy)."""
+        self.assertEqual(len(self.secret), 64)
+        model = self.env[MODEL]
+        self.assertEqual(model._ip_change_webhook_secret(), self.secret)
+        self.env["ir.config_parameter"].search(
+            [("key", "=", WEBHOOK_SECRET_PARAM)]
+        ).unlink()
+        self.env.flush_all()
+        self.set_stage("production")
+        self.set_param(WEBHOOK_URLS_PARAM, f"{self.webhook.url}/hook")
+        self.assertOk(self.call({"ip": NEW, "old": OLD}))
+        self.run_job(self.jobs("_react_to_ip_change"))
+        self.webhook.secret = None
+        self.run_job(self.jobs("_send_ip_change_webhook"))
+        new_secret = model._read_params(WEBHOOK_SECRET_PARAM)[WEBHOOK_SECRET_PARAM]
+        self.assertEqual(len(new_secret), 64)
+        self.assertNotEqual(new_secret, self.secret)
+        [received] = self.webhook.requests
+        self.assertEqual(
+            received["signature"], webhook_signature(new_secret, received["body"])
+        )
+        self.assertEqual(model._ip_change_webhook_secret(), new_secret)
 
     def test_off_without_stage(self):
         # a server outside Odoo.sh: nothing guards the route, it is not there
@@ -428,20 +703,18 @@ class TestIpChange(HttpCase):
         ):
             self.assertEqual(response.status_code, 404)
         self.env.invalidate_all()
-        self.assertEqual(self.recorded(PRODUCTION_PARAMS), (None, None, None))
-        self.assertEqual(self.recorded(SIMULATION_PARAMS), (None, None, None))
-        self.assertFalse(self.env["queue.job"].search([]))
+        self.assertNothingRecorded()
 
     def test_without_stage_setting(self):
         # opened for a test outside Odoo.sh: same as development
         os.environ[WITHOUT_STAGE_ENV] = "1"
-        self.assertOk(self.call({"ip": NEW, "old": OLD}))
+        self.assertOk(self.call({"ip": DOC_NEW, "old": DOC_OLD}))
         self.assertEqual(self.recorded(PRODUCTION_PARAMS), (None, None, None))
-        self.assertEqual(self.recorded(SIMULATION_PARAMS)[:2], (NEW, OLD))
+        self.assertEqual(self.recorded(SIMULATION_PARAMS)[:2], (DOC_NEW, None))
         self.assertEqual(self.jobs("_react_to_ip_change").args[3], "")
-        self.assertTooFrequent(self.call({"ip": OLD, "old": NEW}))
+        self.assertTooFrequent(self.call({"ip": DOC_OLD, "old": DOC_NEW}))
         os.environ[WITHOUT_STAGE_ENV] = "0"
-        self.assertEqual(self.call({"ip": OLD, "old": NEW}).status_code, 404)
+        self.assertEqual(self.call({"ip": DOC_OLD, "old": DOC_NEW}).status_code, 404)
 
     def test_simulation_limit(self):
         """One simulated change per interval; the next message counts the
@@ -477,7 +750,7 @@ class TestIpChange(HttpCase):
             "frequent.",
             message.body,
         )
-        # production is not limited
+        # production has a limit of its own
         self.set_stage("production")
         self.assertOk(self.call({"ip": NEW, "old": OLD}))
         self.assertOk(self.call({"ip": OLD, "old": NEW}))
@@ -510,17 +783,39 @@ class TestIpChange(HttpCase):
     def test_settings(self):
         self.set_stage("production")
         self.assertOk(self.call({"ip": NEW, "old": OLD}))
+        self.assertOk(self.call({"ip": NEWER, "old": NEW}))
         settings = self.env["res.config.settings"].create({})
-        self.assertEqual(settings.queue_job_sh_ip_current, NEW)
-        self.assertEqual(settings.queue_job_sh_ip_previous, OLD)
+        self.assertEqual(settings.queue_job_sh_ip_current, NEWER)
+        self.assertEqual(settings.queue_job_sh_ip_previous, NEW)
         self.assertEqual(
             settings.queue_job_sh_ip_changed_at,
             fields.Datetime.from_string(self.recorded(PRODUCTION_PARAMS)[2]),
         )
         self.assertFalse(settings.queue_job_sh_ip_simulation_current)
-        with self.assertRaisesRegex(ValidationError, "ftp://example.com"):
+        self.assertEqual(settings.queue_job_sh_ip_change_webhook_secret, self.secret)
+        # the key is not kept in the settings' rows
+        self.env.flush_all()
+        self.env.cr.execute(
+            "SELECT count(*) FROM information_schema.columns WHERE table_name = "
+            "'res_config_settings' AND column_name LIKE '%%webhook_secret%%'"
+        )
+        self.assertEqual(self.env.cr.fetchone()[0], 0)
+        # an invalid URL: the error says which, without repeating it (URLs
+        # hold secrets, and the error is logged)
+        with self.assertRaises(ValidationError) as error:
             self.env["res.config.settings"].create(
-                {"queue_job_sh_ip_change_webhook_urls": "ftp://example.com"}
+                {
+                    "queue_job_sh_ip_change_webhook_urls": "https://ok.example/h\n"
+                    "ftp://example.com/SECRET"
+                }
+            )
+        self.assertEqual(
+            str(error.exception),
+            "IP change webhook URL number 2 is not an http(s) URL",
+        )
+        with self.assertRaises(ValidationError):
+            self.env["res.config.settings"].create(
+                {"queue_job_sh_ip_change_webhook_urls": "https://example.com:x/h"}
             )
         self.env["res.config.settings"].create(
             {
@@ -536,7 +831,8 @@ class TestIpChange(HttpCase):
         self.assertEqual(get_param(WEBHOOK_ON_SIMULATION_PARAM), "True")
 
     def test_settings_page(self):
-        """The section shows in the web client, with the last known IP."""
+        """The section shows in the web client, with the last known IP and
+        the webhooks' key."""
         self.set_stage("production")
         self.assertOk(self.call({"ip": NEW, "old": OLD}))
         self.browser_js(
@@ -545,9 +841,13 @@ class TestIpChange(HttpCase):
             const check = () => {{
                 const field = document.querySelector(
                     "div[name=queue_job_sh_ip_current]");
-                if (!field) {{ return setTimeout(check, 100); }}
+                const key = document.querySelector(
+                    "div[name=queue_job_sh_ip_change_webhook_secret]");
+                if (!field || !key) {{ return setTimeout(check, 100); }}
                 if (field.textContent.trim() !== "{NEW}") {{
                     console.error("shown IP: " + field.textContent);
+                }} else if (!key.textContent.includes("{self.secret}")) {{
+                    console.error("shown key: " + key.textContent);
                 }} else if (!document.querySelector(
                         "[name=queue_job_sh_ip_change_webhook_urls] textarea")) {{
                     console.error("no webhook URLs field");
@@ -562,19 +862,9 @@ class TestIpChange(HttpCase):
 
 
 @tagged("post_install", "-at_install")
-class TestIpChangeRetries(TransactionCase):
-    """Reaction and webhook jobs that fail or are retried.
-
-    queue_job stores a retry or a failure from a cursor of its own, then
-    rolls the job's cursor back. Test cursors all share one connection and
-    nest, so that rollback would also discard what the other cursor stored
-    (queue_job 19.0 opens a savepoint around every job, so always). Here
-    every cursor is a real connection that commits, as under a job runner;
-    what they commit is removed at the end.
-    """
-
-    # the jobs, their runner wake-ups and the administrators' messages
-    TABLES = ("queue_job", "ir_cron_trigger", "mail_message")
+class TestIpChangeRetries(RealJobsMixin, TransactionCase):
+    """Reaction and webhook jobs that fail or are retried (see
+    ``RealJobsMixin``)."""
 
     @classmethod
     def setUpClass(cls):
@@ -585,74 +875,8 @@ class TestIpChangeRetries(TransactionCase):
     def setUp(self):
         super().setUp()
         self.webhook.reset()
-        self.db = db_connect(self.env.cr.dbname)
-        with self.db.cursor() as cr:
-            self.last_ids = {}
-            for table in self.TABLES:
-                cr.execute(
-                    SQL("SELECT COALESCE(max(id), 0) FROM %s", SQL.identifier(table))
-                )
-                self.last_ids[table] = cr.fetchone()[0]
-        self.addCleanup(self._clean)
-
-    def _clean(self):
-        with self.db.cursor() as cr:
-            for table, last_id in self.last_ids.items():
-                cr.execute(
-                    SQL("DELETE FROM %s WHERE id > %s", SQL.identifier(table), last_id)
-                )
-            cr.execute(
-                "DELETE FROM ir_config_parameter "
-                "WHERE key LIKE 'queue_job_sh.ip_change.%%'"
-            )
-        # the parameters' cache still holds the deleted values
-        self.registry.clear_cache()
-
-    def _env(self, cr):
-        return api.Environment(cr, SUPERUSER_ID, {})
-
-    def record_change(self, webhook_url):
-        with self.db.cursor() as cr:
-            env = self._env(cr)
-            env["ir.config_parameter"].set_param(WEBHOOK_URLS_PARAM, webhook_url)
-            env[MODEL]._record_ip_change(OLD, NEW, "production")
-
-    def job(self, method):
-        """The values of the only job of ``method``."""
-        with self.db.cursor() as cr:
-            [values] = (
-                self._env(cr)["queue.job"]
-                .search(
-                    [
-                        ("id", ">", self.last_ids["queue_job"]),
-                        ("model_name", "=", MODEL),
-                        ("method_name", "=", method),
-                    ]
-                )
-                .read(["uuid", "state", "retry", "eta", "result", "exc_name"])
-            )
-            return values
-
-    def run_job(self, method):
-        """Run the job of ``method`` as queue_job's ``/queue_job/runjob``
-        route does; the exception ``_runjob`` raised (a failed job), if
-        any."""
-        uuid = self.job(method)["uuid"]
-        with self.db.cursor() as cr:
-            env = self._env(cr)
-            job = Job.load(env, uuid)
-            job.set_enqueued()
-            job.store()
-            env.flush_all()
-            job = RunJobController._acquire_job(env, uuid)  # commits
-            self.assertTrue(job, "the job could not be acquired")
-            try:
-                RunJobController._runjob(env, job)
-            except Exception as error:
-                cr.rollback()
-                return error
-            # what the job did is committed when the block ends
-        return None
+        self.webhook.secret = self.webhook_secret()
+        self.host = urlsplit(self.webhook.url).netloc
 
     def admin_message_count(self):
         with self.db.cursor() as cr:
@@ -665,19 +889,19 @@ class TestIpChangeRetries(TransactionCase):
 
     def test_webhook_retried_on_5xx(self):
         self.record_change(f"{self.webhook.url}/hook")
-        self.assertIsNone(self.run_job("_react_to_ip_change"))
+        [uuid] = self.run_reaction()
         self.assertEqual(self.admin_message_count(), 1)
         self.webhook.statuses.extend([500, 200])
         before = fields.Datetime.now()
-        self.assertIsNone(self.run_job("_send_ip_change_webhook"))
+        self.assertIsNone(self.run_job(uuid))
         # postponed by the job function's retry pattern: 10 s after a try
         webhook = self.job("_send_ip_change_webhook")
         self.assertEqual((webhook["state"], webhook["retry"]), ("pending", 1))
-        self.assertIn("answered HTTP 500", webhook["result"])
+        self.assertEqual(webhook["result"], f"Webhook {self.host} answered HTTP 500")
         self.assertAlmostEqual((webhook["eta"] - before).total_seconds(), 10, delta=5)
         with self.db.cursor() as cr:  # time passes
             self._env(cr)["queue.job"].browse(webhook["id"]).write({"eta": False})
-        self.assertIsNone(self.run_job("_send_ip_change_webhook"))
+        self.assertIsNone(self.run_job(uuid))
         webhook = self.job("_send_ip_change_webhook")
         self.assertEqual((webhook["state"], webhook["retry"]), ("done", 2))
         self.assertEqual(len(self.webhook.requests), 2)
@@ -686,27 +910,28 @@ class TestIpChangeRetries(TransactionCase):
         )
 
     def test_webhook_retried_on_network_error(self):
-        self.record_change(closed_port_url())
-        self.run_job("_react_to_ip_change")
-        self.assertIsNone(self.run_job("_send_ip_change_webhook"))
+        url = closed_port_url()
+        self.record_change(url)
+        [uuid] = self.run_reaction()
+        self.assertIsNone(self.run_job(uuid))
         webhook = self.job("_send_ip_change_webhook")
         self.assertEqual((webhook["state"], webhook["retry"]), ("pending", 1))
-        self.assertIn("unreachable", webhook["result"])
+        self.assertEqual(
+            webhook["result"],
+            f"Webhook {urlsplit(url).netloc} unreachable: Connection refused",
+        )
         self.assertTrue(webhook["eta"])
 
     def test_webhook_4xx_fails(self):
         self.record_change(f"{self.webhook.url}/missing")
-        self.run_job("_react_to_ip_change")
+        [uuid] = self.run_reaction()
         self.webhook.statuses.append(404)
         with mute_logger(QUEUE_JOB_CONTROLLER_LOGGER):
-            error = self.run_job("_send_ip_change_webhook")
+            error = self.run_job(uuid)
         self.assertIsNotNone(error)
-        with self.db.cursor() as cr:
-            webhook = (
-                self._env(cr)["queue.job"]
-                .browse(self.job("_send_ip_change_webhook")["id"])
-                .read(["state", "retry", "exc_name", "exc_message"])[0]
-            )
+        webhook = self.job(
+            "_send_ip_change_webhook", ("state", "retry", "exc_name", "exc_message")
+        )
         self.assertEqual(
             webhook,
             {
@@ -714,67 +939,42 @@ class TestIpChangeRetries(TransactionCase):
                 "state": "failed",
                 "retry": 1,
                 "exc_name": "odoo.exceptions.UserError",
-                "exc_message": f"Webhook {self.webhook.url}/missing answered "
-                "HTTP 404: no such hook, sorry",
+                # the answer's body and reason quote the path: not kept
+                "exc_message": f"Webhook {self.host} answered HTTP 404",
             },
         )
         self.assertEqual(len(self.webhook.requests), 1)
 
+    def test_invalid_url_in_the_settings(self):
+        self.record_change(f"{self.webhook.url}/hook ftp://example.com/SECRET")
+        with mute_logger(QUEUE_JOB_CONTROLLER_LOGGER):
+            self.run_job(self.job("_react_to_ip_change")["uuid"])
+        reaction = self.job("_react_to_ip_change", ("state", "exc_message"))
+        self.assertEqual(
+            reaction["exc_message"],
+            "IP change webhook URL number 2 is not an http(s) URL",
+        )
+
     def test_hook_retry_rolls_back_the_reactions(self):
         spy_hook(self, "_on_ip_change", RetryableJobError("firewall API down"))
         self.record_change(f"{self.webhook.url}/hook")
-        self.assertIsNone(self.run_job("_react_to_ip_change"))
+        self.assertIsNone(self.run_job(self.job("_react_to_ip_change")["uuid"]))
         reaction = self.job("_react_to_ip_change")
         self.assertEqual((reaction["state"], reaction["retry"]), ("pending", 1))
         self.assertIn("firewall API down", reaction["result"])
-        with self.db.cursor() as cr:
-            self.assertFalse(
-                self._env(cr)["queue.job"].search_count(
-                    [
-                        ("id", ">", self.last_ids["queue_job"]),
-                        ("method_name", "=", "_send_ip_change_webhook"),
-                    ]
-                )
-            )
+        self.assertEqual(self.jobs("_send_ip_change_webhook"), [])
         self.assertEqual(self.admin_message_count(), 0)
 
 
 @tagged("post_install", "-at_install")
-class TestIpChangeConcurrency(TransactionCase):
+class TestIpChangeConcurrency(RealJobsMixin, TransactionCase):
     """Two identical notifications at the same time enqueue one job; two
-    simulated changes at the same time record one.
+    simulated changes at the same time record one; two production changes
+    at the same time never record more than the limit.
 
     Uses two real connections and commits, as two HTTP workers would; what
-    they commit is removed at the end.
+    they commit is removed at the end (``RealJobsMixin``).
     """
-
-    def setUp(self):
-        super().setUp()
-        self.db = db_connect(self.env.cr.dbname)
-        with self.db.cursor() as cr:
-            cr.execute("SELECT COALESCE(max(id), 0) FROM ir_cron_trigger")
-            self.last_trigger_id = cr.fetchone()[0]
-            cr.execute("SELECT COALESCE(max(id), 0) FROM queue_job")
-            self.last_job_id = cr.fetchone()[0]
-        self.addCleanup(self._clean)
-
-    def _clean(self):
-        with self.db.cursor() as cr:
-            cr.execute(
-                "DELETE FROM queue_job WHERE model_name = %s AND id > %s",
-                (MODEL, self.last_job_id),
-            )
-            # the runner wake-ups the new jobs asked for
-            cr.execute(
-                "DELETE FROM ir_cron_trigger WHERE id > %s", (self.last_trigger_id,)
-            )
-            cr.execute(
-                "DELETE FROM ir_config_parameter "
-                "WHERE key LIKE 'queue_job_sh.ip_change.%%'"
-            )
-
-    def _env(self, cr):
-        return api.Environment(cr, SUPERUSER_ID, {})
 
     def _race(self, old, new, stage="production", change_b=None):
         """A records the change and holds its transaction open while B,
@@ -844,7 +1044,7 @@ class TestIpChangeConcurrency(TransactionCase):
             cr.execute(
                 "SELECT count(*) FROM queue_job WHERE model_name = %s "
                 "AND method_name = '_react_to_ip_change' AND id > %s",
-                (MODEL, self.last_job_id),
+                (MODEL, self.last_ids["queue_job"]),
             )
             return cr.fetchone()[0]
 
@@ -884,6 +1084,26 @@ class TestIpChangeConcurrency(TransactionCase):
                 cr.commit()  # pylint: disable=invalid-commit
         self.assertEqual(self._refused_count(), "2")
         self.assertEqual(self._count_jobs(), 1)
+
+    def test_production_limit(self):
+        """B, another change, would be the fourth of the day by its old
+        snapshot's count of three: it waits for A's lock, fails, and its
+        retry is refused and counted."""
+        with self.db.cursor() as cr:
+            model = self._env(cr)[MODEL]
+            model._record_ip_change(NEWER, NEW, "production")
+            model._record_ip_change(NEW, OLD, "production")
+        with self.assertLogs(MODEL_LOGGER, logging.WARNING) as logs:
+            retried = self._race(OLD, NEW, change_b=(OLD, NEWER))
+        self.assertIn("refused: 3 changes recorded", logs.output[0])
+        self.assertGreater(retried.retry_after, 0)
+        self.assertEqual(self._count_jobs(), 3)
+        with self.db.cursor() as cr:
+            cr.execute(
+                "SELECT value FROM ir_config_parameter WHERE key = %s",
+                (PRODUCTION_REFUSED_PARAM,),
+            )
+            self.assertEqual(cr.fetchone(), ("1",))
 
     def test_change_of_a_recorded_address(self):
         with self.db.cursor() as cr:
