@@ -11,6 +11,7 @@ queue_job from PyPI; ``pip install --no-deps .`` installs the addon alone.
 """
 
 import ast
+import configparser
 import importlib.metadata
 import os
 import pathlib
@@ -21,13 +22,10 @@ ROOT = pathlib.Path(__file__).parent
 ADDON = ROOT / "queue_job_sh"
 MANIFEST = ast.literal_eval((ADDON / "__manifest__.py").read_text())
 SERIES_VARIABLE = "QUEUE_JOB_SH_ODOO_SERIES"
-QUEUE_JOB = {
-    # 18.0.4.x: queue_job_lock, the classmethod RunJobController API and
-    # the channel settings stored in the database
-    "18.0": "odoo-addon-queue_job>=18.0.4,<18.0.5",
-    # 19.0.2.x: the same RunJobController API; channels from the option only
-    "19.0": "odoo-addon-queue_job>=19.0.2,<19.0.3",
-}
+_SERIES = configparser.ConfigParser()
+_SERIES.read(ROOT / "series.cfg")
+# the queue_job of each supported Odoo series
+QUEUE_JOB = {series: _SERIES[series]["queue_job"] for series in _SERIES.sections()}
 
 
 def odoo_series():
@@ -81,7 +79,7 @@ setup(
     package_dir={"odoo.addons.queue_job_sh": "queue_job_sh"},
     package_data={"odoo.addons.queue_job_sh": data_files},
     include_package_data=False,
-    install_requires=[QUEUE_JOB[SERIES], "requests"],
+    install_requires=[QUEUE_JOB[SERIES]],
     classifiers=[
         "Programming Language :: Python",
         "Framework :: Odoo",

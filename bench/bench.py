@@ -17,6 +17,7 @@ started; installs the peers it compares from PyPI when missing.
 """
 
 import argparse
+import configparser
 import importlib.metadata
 import json
 import os
@@ -137,16 +138,15 @@ TABLE = {
 
 
 # What the runners need from PyPI besides Odoo and this repository, per
-# Odoo series (None: not published for that series).
+# Odoo series (None: not published for that series): series.cfg.
+_SERIES = configparser.ConfigParser()
+_SERIES.read(REPO / "series.cfg")
 REQUIREMENTS = {
-    "18.0": {
-        "queue_job": "odoo-addon-queue_job>=18.0.4,<18.0.5",
-        "cron_jobrunner": "odoo-addon-queue_job_cron_jobrunner>=18.0,<18.1",
-    },
-    "19.0": {
-        "queue_job": "odoo-addon-queue_job>=19.0.2,<19.0.3",
-        "cron_jobrunner": None,
-    },
+    series: {
+        "queue_job": _SERIES[series]["queue_job"],
+        "cron_jobrunner": _SERIES[series].get("cron_jobrunner"),
+    }
+    for series in _SERIES.sections()
 }
 # Runs only the drains (it has no server, channels or recovery).
 FLOOR_SCENARIOS = ("drain", "drain_slow")

@@ -14,29 +14,41 @@
 # either, Odoo's official source: a shallow clone of the series branch.
 #
 # The environment holds Odoo (editable, from .local/src/odoo-SERIES), its
-# requirements.txt, OCA queue_job of the series from PyPI, and the test
-# requirements. It is built from the system python3, without its
+# requirements.txt, OCA queue_job of the series from PyPI (series.cfg), and
+# the test requirements. It is built from the system python3, without its
 # site-packages, and reused while nothing that went into it changed (the
 # source, the build steps below, requirements-test.txt, the python3).
 
-SUPPORTED_SERIES="18.0 19.0"
 ODOO_OFFICIAL_REPO=https://github.com/odoo/odoo.git
 _ENV_REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 progress() { printf '== %s\n' "$*"; }
 
+_series_cfg() {
+    # _series_cfg [SERIES KEY]: series.cfg's sections, or one value
+    python3 - "$_ENV_REPO/series.cfg" "$@" <<'PY'
+import configparser, sys
+cfg = configparser.ConfigParser()
+cfg.read(sys.argv[1])
+if len(sys.argv) == 2:
+    print(" ".join(cfg.sections()))
+elif cfg.has_option(sys.argv[2], sys.argv[3]):
+    print(cfg[sys.argv[2]][sys.argv[3]])
+PY
+}
+SUPPORTED_SERIES=$(_series_cfg)
+
 # What differs between the series, for building and running them.
 _series_settings() {
+    QUEUE_JOB_REQUIREMENT=$(_series_cfg "$1" queue_job)
     case "$1" in
     18.0)
-        QUEUE_JOB_REQUIREMENT='odoo-addon-queue_job>=18.0.4,<18.0.5'
         # queue_job 18's wheel needs nothing Odoo does not bring
         QUEUE_JOB_INSTALL_ARGS=()
         # 19.0 reads --without-demo as a boolean
         ODOO_WITHOUT_DEMO=--without-demo=all
         ;;
     19.0)
-        QUEUE_JOB_REQUIREMENT='odoo-addon-queue_job>=19.0.2,<19.0.3'
         # with its dependencies it would upgrade Odoo's pinned lxml
         QUEUE_JOB_INSTALL_ARGS=(--no-deps openupgradelib)
         ODOO_WITHOUT_DEMO=--without-demo
@@ -165,7 +177,7 @@ odoo_env() {
         _source_key "$series"
         python3 --version
         declare -f _series_settings _build_env _pip
-        cat "$_ENV_REPO/requirements-test.txt"
+        cat "$_ENV_REPO/series.cfg" "$_ENV_REPO/requirements-test.txt"
     } | sha256sum | cut -d' ' -f1)
     if [ -f "$venv/.stamp" ] && [ "$(cat "$venv/.stamp")" = "$stamp" ] && [ -d "$src" ]; then
         progress "Odoo $series: reusing $venv"

@@ -3,7 +3,7 @@
 {
     "name": "Job Queue on Odoo.sh",
     "summary": "Run queue_job jobs on cron workers, for Odoo.sh",
-    "version": "1.1.0",
+    "version": "1.2.0",
     "development_status": "Alpha",
     "author": "Odoo Community Association (OCA)",
     "maintainers": [],
@@ -11,7 +11,6 @@
     "license": "LGPL-3",
     "category": "Generic Modules",
     "depends": ["queue_job"],
-    "external_dependencies": {"python": ["requests"]},
     "data": [
         "security/ir.model.access.csv",
         "views/queue_job_sh_pass_views.xml",
