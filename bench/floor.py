@@ -16,6 +16,7 @@ its registry is loaded, then runs until SIGTERM.
 """
 
 import json
+import pathlib
 import signal
 import sys
 import time
@@ -24,9 +25,11 @@ from psycopg2 import errors
 
 from odoo import api
 from odoo.modules.registry import Registry
-from odoo.tools import config
 
 from odoo.addons.queue_job.job import Job
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "dev"))
+import odoo_config  # noqa: E402
 
 # Seconds between two looks at an empty queue.
 POLL = 0.005
@@ -71,12 +74,8 @@ def run(registry):
 
 
 def main(argv):
-    config.parse_config(argv)
+    registry = Registry(odoo_config.load(argv))
     signal.signal(signal.SIGTERM, _stop)
-    db_name = config["db_name"]
-    # a comma-separated string up to Odoo 18, a list from 19
-    db_name = db_name[0] if isinstance(db_name, list) else db_name.split(",")[0]
-    registry = Registry(db_name)
     sys.stdout.write(json.dumps({"ready": True}) + "\n")
     sys.stdout.flush()
     run(registry)

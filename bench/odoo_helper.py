@@ -23,13 +23,16 @@ Commands:
 """
 
 import json
+import pathlib
 import sys
 import time
 from datetime import timedelta
 
 from odoo import api, fields
 from odoo.modules.registry import Registry
-from odoo.tools import config
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "dev"))
+import odoo_config  # noqa: E402
 
 
 def setup(env, runner, capacity, probe_cron):
@@ -100,11 +103,7 @@ def handle(registry, command):
 
 
 def main(argv):
-    config.parse_config(argv)
-    db_name = config["db_name"]
-    # a comma-separated string up to Odoo 18, a list from 19
-    db_name = db_name[0] if isinstance(db_name, list) else db_name.split(",")[0]
-    registry = Registry(db_name)
+    registry = Registry(odoo_config.load(argv))
     out = sys.stdout
     out.write(json.dumps({"ready": True}) + "\n")
     out.flush()

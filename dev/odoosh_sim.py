@@ -191,18 +191,17 @@ def start(period, timeout, db, odoo_args=(), **kwargs):
 
 def run_crons_once(odoo_args):
     """The cron process: run every due cron of the database once."""
-    from odoo.service import server
-    from odoo.tools import config
+    import odoo_config
 
-    config.parse_config(odoo_args)
+    from odoo.service import server
+
+    db_name = odoo_config.load(odoo_args)
     server.load_server_wide_modules()
     from odoo.addons.base.models import ir_cron
 
     # 19.0: the class ir_cron became IrCron
     cron_class = getattr(ir_cron, "IrCron", None) or ir_cron.ir_cron
-    # 19.0: db_name is a list (18.0: a comma-separated string)
-    db_name = config["db_name"]
-    cron_class._process_jobs(db_name[0] if isinstance(db_name, list) else db_name)
+    cron_class._process_jobs(db_name)
 
 
 def main():
