@@ -89,6 +89,22 @@ def wait_until(condition, timeout, interval=0.2, message="condition"):
     raise AssertionError(f"timed out after {timeout} s waiting for {message}")
 
 
+def run_odoo(db, *args):
+    """``odoo server`` on ``db`` with ``args`` until it stops by itself (an
+    install, an update: ``--stop-after-init``); a failure fails the test.
+    Returns the completed process."""
+    result = subprocess.run(
+        [*ODOO, "server", *db_args(db), *args]
+        + ["--stop-after-init", "--log-level=warn", f"--http-port={free_port()}"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result
+
+
 def odoo_shell(db, script, env=None):
     """Run ``script`` in ``odoo shell`` (another process); it must commit."""
     result = subprocess.run(
@@ -177,16 +193,7 @@ class OdooServer:
 def template_db():
     name = f"qjsh_it_template_{uuid.uuid4().hex[:8]}"
     _create(name)
-    result = subprocess.run(
-        [*ODOO, "server", *db_args(name)]
-        + ["-i", "queue_job_sh,test_queue_job_sh", "--stop-after-init"]
-        + ["--without-demo=all", "--log-level=warn", "--http-port", str(free_port())],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
+    run_odoo(name, "-i", "queue_job_sh,test_queue_job_sh", "--without-demo=all")
     yield name
     _drop(name)
 

@@ -3,14 +3,16 @@
 """The addon installs on a database that already runs queue_job, takes over
 its waiting jobs, and uninstalls leaving nothing behind."""
 
-import subprocess
 import uuid
 
-from conftest import ODOO, _create, _drop, db_args, free_port, odoo_shell, sql
+from conftest import _create, _drop, odoo_shell, run_odoo, sql
 
 LEFTOVERS = """
 SELECT (SELECT count(*) FROM ir_cron WHERE cron_name LIKE 'Job Queue: runner%%'),
-       to_regclass('queue_job_sh_claim_state') IS NOT NULL,
+       (SELECT count(*) FROM unnest(ARRAY['queue_job_sh_claim_state',
+                                          'queue_job_sh_job_runner',
+                                          'queue_job_sh_module_operation']) t
+         WHERE to_regclass(t) IS NOT NULL),
        to_regprocedure('queue_job_sh_claim_snapshot()') IS NOT NULL,
        to_regclass('queue_job_sh_pending_index') IS NOT NULL
        AND to_regclass('queue_job_sh_date_done_index') IS NOT NULL
@@ -21,15 +23,7 @@ SELECT (SELECT count(*) FROM ir_cron WHERE cron_name LIKE 'Job Queue: runner%%')
 
 
 def odoo(db, *args):
-    result = subprocess.run(
-        [*ODOO, "server", *db_args(db), *args]
-        + ["--stop-after-init", "--log-level=warn", f"--http-port={free_port()}"],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
+    result = run_odoo(db, *args)
     assert " ERROR " not in result.stderr, result.stderr[-3000:]
 
 
@@ -44,7 +38,7 @@ def test_install_over_queue_job_then_uninstall():
             'env["queue.job"].with_delay()._test_job()\nenv.cr.commit()\n',
         )
         odoo(db, "-i", "queue_job_sh")
-        assert sql(db, LEFTOVERS) == [(1, True, True, True, True, True)]
+        assert sql(db, LEFTOVERS) == [(1, 3, True, True, True, True)]
         # the job waiting from before is a runner's business now (one runner
         # woken; the install may trigger it more than once)
         assert sql(
@@ -58,7 +52,7 @@ def test_install_over_queue_job_then_uninstall():
             'env["ir.module.module"].search([("name", "=", "queue_job_sh")])'
             ".button_immediate_uninstall()\nenv.cr.commit()\n",
         )
-        assert sql(db, LEFTOVERS) == [(0, False, False, False, False, False)]
+        assert sql(db, LEFTOVERS) == [(0, 0, False, False, False, False)]
         assert sql(db, "SELECT state FROM queue_job") == [("pending",)]
     finally:
         _drop(db)

@@ -9,13 +9,12 @@ addon's hook receives."""
 
 import http.client
 import re
-import subprocess
 import threading
 from urllib.parse import urlencode
 
 import pytest
 import requests
-from conftest import ODOO, OdooServer, addons_path, db_args, free_port, sql, wait_until
+from conftest import OdooServer, addons_path, free_port, run_odoo, sql, wait_until
 
 # globally routable: production refuses any other address
 A, B = "11.22.33.44", "44.33.22.11"
@@ -193,15 +192,7 @@ def install_hook_probe(db, folder):
     for name, text in HOOK_PROBE.items():
         (probe / name).write_text(text)
     addons = f"--addons-path={addons_path()},{folder}"
-    result = subprocess.run(
-        [*ODOO, "server", *db_args(db), addons, "-i", "ip_hook_probe"]
-        + ["--stop-after-init", "--log-level=warn", f"--http-port={free_port()}"],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
+    run_odoo(db, addons, "-i", "ip_hook_probe")
     return addons
 
 

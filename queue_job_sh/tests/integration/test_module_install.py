@@ -18,12 +18,12 @@ import sys
 
 from conftest import (
     LOGS,
-    ODOO,
     REPO,
     OdooServer,
     db_args,
     login,
     odoo_shell,
+    run_odoo,
     sql,
     wait_until,
 )
@@ -101,15 +101,7 @@ def test_a_lingering_pass_follows_an_install_by_another_process(db):
     cron = RunOnce(db)
     try:
         wait_until(lambda: passes(db) == [(None,)], timeout=90, message="a pass")
-        result = subprocess.run(
-            [*ODOO, "server", *db_args(db), "-i", MODULE, "--stop-after-init"]
-            + ["--log-level=warn", "--http-port=0"],
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-        )
-        assert result.returncode == 0, result.stderr[-3000:]
+        run_odoo(db, "-i", MODULE)
         odoo_shell(db, ENQUEUE)
         wait_until(
             lambda: late_job(db) == [("done", 1)], timeout=60, message="job done"

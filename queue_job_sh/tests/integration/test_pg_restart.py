@@ -55,6 +55,21 @@ def done_count(db):
     return sql(db, "SELECT count(*) FROM queue_job WHERE state = 'done'")[0][0]
 
 
+def first_job_after(db, moment):
+    """When the first job that started after ``moment`` started (an epoch),
+    once there is one."""
+    return wait_until(
+        lambda: sql(
+            db,
+            "SELECT min(started_at)::float8 FROM test_queue_job_sh_probe "
+            "WHERE started_at > %s",
+            (moment,),
+        )[0][0],
+        timeout=60,
+        message="a job run after the restart",
+    )
+
+
 def cron_workers(master):
     """The pids of a prefork server's cron workers: the master's children
     whose niceness is 10 more than its own (WorkerCron.start lowers it)."""
@@ -137,17 +152,7 @@ def test_postgresql_restart_during_a_drain(db, servers):
     answered_at = time.time()
     assert done_count(db) < JOBS, "the drain ended before the restart"
 
-    # the first job that ran after the restart
-    first_started = wait_until(
-        lambda: sql(
-            db,
-            "SELECT min(started_at)::float8 FROM test_queue_job_sh_probe "
-            "WHERE started_at > %s",
-            (restart_began,),
-        )[0][0],
-        timeout=30,
-        message="a job run after the restart",
-    )
+    first_started = first_job_after(db, restart_began)
     wait_until(lambda: done_count(db) == JOBS, timeout=180, message="all jobs done")
 
     states = dict(sql(db, "SELECT state, count(*) FROM queue_job GROUP BY state"))
@@ -192,16 +197,7 @@ def test_postgresql_restart_during_a_lingering_pass(db):
         restart_postgresql(db, 2)
         answered_at = time.time()
         assert done_count(db) < JOBS, "the drain ended before the restart"
-        first_started = wait_until(
-            lambda: sql(
-                db,
-                "SELECT min(started_at)::float8 FROM test_queue_job_sh_probe "
-                "WHERE started_at > %s",
-                (restart_began,),
-            )[0][0],
-            timeout=60,
-            message="a job after the restart",
-        )
+        first_started = first_job_after(db, restart_began)
         wait_until(lambda: done_count(db) == JOBS, timeout=120, message="all done")
     finally:
         simulator.stop()
