@@ -8,9 +8,9 @@ Settings) comes as ``Authorization: Bearer <token>``, or as the query
 parameter ``token`` for monitors that cannot set a header (weaker: a URL
 ends up in access logs). Anything else — no token, a wrong one, a method
 other than GET (or HEAD) — gets exactly the answer Odoo gives for a URL that
-no database serves: werkzeug's 404 page, raised as is, through no error
-handler. So a refused request cannot tell a database that exists (or has
-the addon) from one that does not.
+no database serves (its 404 page), through no error handler. So a refused
+request cannot tell a database that exists (or has the addon) from one that
+does not.
 
 The database is the one Odoo picks for any request: on a server with
 several, the only one that ``--db-filter`` leaves for the request's host
@@ -31,7 +31,7 @@ from werkzeug.exceptions import NotFound
 from odoo import SUPERUSER_ID, http
 from odoo.http import request
 
-from .. import prometheus_text
+from .. import odoo_series, prometheus_text
 from ..models.queue_job_sh_monitoring import TOKEN_PARAM
 
 ALLOWED_METHODS = ("GET", "HEAD")
@@ -59,11 +59,18 @@ def token_matches(presented, expected):
 
 
 def refused():
-    """The exception that answers a refused request: werkzeug's 404, as
-    Odoo answers where no database serves the URL. Its ``error_response``
-    is itself, so that no handler of the database (a website's 404 page)
-    changes it."""
+    """The exception that answers a refused request: the 404 that Odoo
+    answers where no database serves the URL (``Application.__call__``
+    sends it as is). Its ``error_response`` is itself, so that no handler
+    of the database (a website's 404 page) changes it."""
     error = NotFound()
+    page = odoo_series.nodb_not_found_page()
+    if page is not None:
+        error.response = http.Response(
+            page,
+            status=error.code,
+            headers=[("Content-Type", "text/html; charset=utf-8")],
+        )
     error.error_response = error
     return error
 
