@@ -531,9 +531,18 @@ class QueueJobShDashboard(models.AbstractModel):
                     since=format_datetime(self.env, since),
                 ),
             )
+        # A job ready for longer than the threshold (ready since its ETA,
+        # or its creation): looked for among the pending jobs alone, then,
+        # if there is one, named per channel with the channel figures.
         ready_after = thresholds["ready"].total_seconds()
-        waiting = self.env["queue.job.sh.channel.stat"].search(
-            [("ready", ">", 0), ("oldest_ready_seconds", ">", ready_after)]
+        cr.execute(
+            "SELECT 1 FROM queue_job WHERE state = 'pending' AND "
+            "COALESCE(eta, date_created) < (now() AT TIME ZONE 'UTC') - %s LIMIT 1",
+            (thresholds["ready"],),
+        )
+        waiting = cr.fetchone() and self.env["queue.job.sh.channel.stat"].search_fetch(
+            [("ready", ">", 0), ("oldest_ready_seconds", ">", ready_after)],
+            ["name", "channel_id", "oldest_ready_seconds"],
         )
         if waiting:
             channels = []

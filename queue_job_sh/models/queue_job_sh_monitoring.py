@@ -28,6 +28,17 @@ TOKEN_PARAM = "queue_job_sh.monitoring_token"
 # The warnings that make /queue_job_sh/health answer 503: every one but the
 # informative ("info": where the channels are configured).
 FAILING_LEVELS = ("danger", "warning")
+# The channel figures read from the view queue.job.sh.channel.stat.
+CHANNEL_FIGURES = [
+    "name",
+    "channel_id",  # the channel's own settings (paused, capacity)
+    "running",
+    "ready",
+    "waiting",
+    "waiting_dependencies",
+    "failed",
+    "oldest_ready_seconds",
+]
 # The window of the start latency percentiles.
 LATENCY_WINDOW = timedelta(minutes=15)
 
@@ -138,7 +149,9 @@ class QueueJobShMonitoring(models.AbstractModel):
         dashboard = self.env["queue.job.sh.dashboard"]
         summary = dashboard._summary()
         warnings = dashboard._health_warnings()
-        stats = self.env["queue.job.sh.channel.stat"].search([])
+        # one query for the rows and their figures (the view is one
+        # aggregate over the unfinished jobs)
+        stats = self.env["queue.job.sh.channel.stat"].search_fetch([], CHANNEL_FIGURES)
         (
             now,
             done_minute,
