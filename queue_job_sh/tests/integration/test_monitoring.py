@@ -19,7 +19,15 @@ from datetime import datetime
 import psycopg2
 import pytest
 import requests
-from conftest import OdooServer, _create, _drop, odoo_shell, sql, wait_until
+from conftest import (
+    OdooServer,
+    _create,
+    _drop,
+    free_port,
+    odoo_shell,
+    sql,
+    wait_until,
+)
 from prometheus_client.parser import text_string_to_metric_families
 
 from odoo.addons.queue_job.jobrunner.runner import PG_ADVISORY_LOCK_ID
@@ -149,6 +157,9 @@ def start(servers, dbs, tmp_path, *args):
     server = OdooServer(
         ",".join(dbs),
         "--workers=2",
+        # the gevent process's own port, not Odoo's default 8072, which
+        # another server on the machine may hold
+        f"--gevent-port={free_port()}",
         "--db-filter=^%d$",
         f"--data-dir={tmp_path / 'data'}",
         *args,
