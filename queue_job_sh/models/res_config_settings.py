@@ -17,6 +17,13 @@ def _minutes(key):
     return int(HEALTH_THRESHOLDS[key][1].total_seconds() // 60)
 
 
+HEALTH_MINUTES_FIELDS = (
+    "queue_job_sh_health_no_pass_minutes",
+    "queue_job_sh_health_started_minutes",
+    "queue_job_sh_health_ready_minutes",
+)
+
+
 class ResConfigSettings(models.TransientModel):
     _inherit = "res.config.settings"
 
@@ -96,18 +103,10 @@ class ResConfigSettings(models.TransientModel):
             ]._monitoring_token()
         return res
 
-    @api.constrains(
-        "queue_job_sh_health_no_pass_minutes",
-        "queue_job_sh_health_started_minutes",
-        "queue_job_sh_health_ready_minutes",
-    )
+    @api.constrains(*HEALTH_MINUTES_FIELDS)
     def _check_queue_job_sh_health_minutes(self):
         for record in self:
-            for name in (
-                "queue_job_sh_health_no_pass_minutes",
-                "queue_job_sh_health_started_minutes",
-                "queue_job_sh_health_ready_minutes",
-            ):
+            for name in HEALTH_MINUTES_FIELDS:
                 if record[name] < 1:
                     raise ValidationError(
                         _(
