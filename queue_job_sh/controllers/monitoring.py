@@ -13,10 +13,12 @@ request cannot tell a database that exists (or has the addon) from one that
 does not.
 
 The database is the one Odoo picks for any request: on a server with
-several, the only one that ``--db-filter`` leaves for the request's host
-(e.g. ``^%d$``: ``mydb.example.com`` serves ``mydb``); with Odoo 19 also
-the ``X-Odoo-Database`` header, checked against the filter. No session is
-read or written (``auth="none"``, ``save_session=False``).
+several (and no session cookie, which monitors do not send), the only one
+that ``--db-filter`` leaves for the request's host (e.g. ``^%d$``:
+``mydb.example.com`` serves ``mydb``); with Odoo 19 also the
+``X-Odoo-Database`` header, checked against the filter. The session's user
+plays no part (``auth="none"``) and no session is written
+(``save_session=False``).
 
 The routes only read, but from the primary database, not from a read
 replica (``readonly=False``): the check of queue_job's HTTP jobrunner reads
