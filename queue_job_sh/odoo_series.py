@@ -11,6 +11,7 @@ these functions and knows nothing about series.
 import functools
 from configparser import ConfigParser
 
+from odoo import http
 from odoo.tools import config
 
 
@@ -88,3 +89,11 @@ def channel_setting_fields(env):
     # queue_job 19.0: the channel settings stored in the database are gone,
     # channels come from the channels option only (default "root:1")
     return getattr(env["queue.job.channel"], "_JOBRUNNER_CONFIG_FIELDS", frozenset())
+
+
+def nodb_not_found_page():
+    """The page of Odoo's 404 where no database serves a URL, or None where
+    it is werkzeug's own 404 page."""
+    # 19.0: a page of Odoo's own (http.NOT_FOUND_NODB), which says that no
+    # database is selected; 18.0: werkzeug's NotFound
+    return getattr(http, "NOT_FOUND_NODB", None)

@@ -1,1 +1,2 @@
 from . import ip_change
+from . import monitoring

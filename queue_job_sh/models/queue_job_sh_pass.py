@@ -71,7 +71,7 @@ class QueueJobShPass(models.Model):
     )
     backend_start = fields.Datetime(string="Database Session Start", readonly=True)
     started_at = fields.Datetime(readonly=True, required=True, index=True)
-    ended_at = fields.Datetime(readonly=True)
+    ended_at = fields.Datetime(readonly=True, index=True)
     done_count = fields.Integer(string="Done", readonly=True)
     failed_count = fields.Integer(string="Failed", readonly=True)
     retried_count = fields.Integer(string="Postponed", readonly=True)

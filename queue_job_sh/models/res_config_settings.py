@@ -1,8 +1,9 @@
 # Copyright 2026 queue_job_sh contributors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 from odoo import _, api, fields, models
-from odoo.exceptions import ValidationError
+from odoo.exceptions import AccessError, ValidationError
 
+from .queue_job_sh_dashboard import HEALTH_THRESHOLDS
 from .queue_job_sh_ip_change import (
     PRODUCTION_PARAMS,
     SIMULATION_PARAMS,
@@ -10,6 +11,17 @@ from .queue_job_sh_ip_change import (
     WEBHOOK_SECRET_PARAM,
     WEBHOOK_URLS_PARAM,
     parse_webhook_urls,
+)
+
+
+def _minutes(key):
+    return int(HEALTH_THRESHOLDS[key][1].total_seconds() // 60)
+
+
+HEALTH_MINUTES_FIELDS = (
+    "queue_job_sh_health_no_pass_minutes",
+    "queue_job_sh_health_started_minutes",
+    "queue_job_sh_health_ready_minutes",
 )
 
 
@@ -52,6 +64,37 @@ class ResConfigSettings(models.TransientModel):
     queue_job_sh_ip_simulation_changed_at = fields.Datetime(
         string="Simulated On", readonly=True
     )
+    # Monitoring: the thresholds of the health warnings (Runners screen and
+    # /queue_job_sh/health) and the token of the monitoring endpoints
+    queue_job_sh_health_no_pass_minutes = fields.Integer(
+        string="No Runner Pass For (minutes)",
+        config_parameter=HEALTH_THRESHOLDS["no_pass"][0],
+        default=_minutes("no_pass"),
+        help="Jobs ready and no runner pass started for this long: the "
+        "runners are reported as not running.",
+    )
+    queue_job_sh_health_started_minutes = fields.Integer(
+        string="Job Started For (minutes)",
+        config_parameter=HEALTH_THRESHOLDS["started"][0],
+        default=_minutes("started"),
+        help="A job 'started' for longer (or for longer than the cron time "
+        "limit, when that is longer) is reported as stuck.",
+    )
+    queue_job_sh_health_ready_minutes = fields.Integer(
+        string="Job Ready For (minutes)",
+        config_parameter=HEALTH_THRESHOLDS["ready"][0],
+        default=_minutes("ready"),
+        help="A job ready to start and not started for this long is reported: "
+        "a paused channel, a failed job blocking a sequential channel, too "
+        "little capacity.",
+    )
+    queue_job_sh_monitoring_token = fields.Char(
+        string="Monitoring Token",
+        readonly=True,
+        groups="base.group_system",
+        help="Opens /queue_job_sh/health and /queue_job_sh/metrics, sent as "
+        "'Authorization: Bearer <token>' (or ?token=<token>).",
+    )
 
     @api.model
     def get_values(self):
@@ -70,6 +113,9 @@ class ResConfigSettings(models.TransientModel):
             res["queue_job_sh_ip_change_webhook_secret"] = (
                 self._queue_job_sh_ip_change_webhook_secret()
             )
+            res["queue_job_sh_monitoring_token"] = self.env[
+                "queue.job.sh.monitoring"
+            ]._monitoring_token()
         return res
 
     @api.model
@@ -86,6 +132,27 @@ class ResConfigSettings(models.TransientModel):
         secret = self._queue_job_sh_ip_change_webhook_secret()
         for record in self:
             record.queue_job_sh_ip_change_webhook_secret = secret
+
+    @api.constrains(*HEALTH_MINUTES_FIELDS)
+    def _check_queue_job_sh_health_minutes(self):
+        for record in self:
+            for name in HEALTH_MINUTES_FIELDS:
+                if record[name] < 1:
+                    raise ValidationError(
+                        _(
+                            "%(setting)s: at least 1 minute.",
+                            setting=record._fields[name].string,
+                        )
+                    )
+
+    def action_queue_job_sh_regenerate_monitoring_token(self):
+        """A new monitoring token (system administrators only)."""
+        if not self.env.user.has_group("base.group_system"):
+            raise AccessError(
+                _("Only system administrators can change the monitoring token.")
+            )
+        self.env["queue.job.sh.monitoring"]._regenerate_monitoring_token()
+        return {"type": "ir.actions.client", "tag": "reload"}
 
     @api.constrains("queue_job_sh_ip_change_webhook_urls")
     def _check_queue_job_sh_ip_change_webhook_urls(self):
