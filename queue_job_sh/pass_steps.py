@@ -140,6 +140,7 @@ class PassSteps:
         if self._reload_registry:
             self._reload_registry = False
             self.env.transaction.reset()
+            self.registry = self.env.registry
             _logger.info("Runner pass: moved to the reloaded registry")
 
     def claim(self):

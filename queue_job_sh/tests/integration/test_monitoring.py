@@ -242,7 +242,7 @@ def test_health_and_access_on_prefork_server(two_dbs, servers, tmp_path):
             cr.execute("SELECT pg_advisory_lock(%s)", (PG_ADVISORY_LOCK_ID,))
         problems = client.problems()
         assert list(problems) == ["http_jobrunner_active"]
-        assert "HTTP jobrunner is also active" in problems["http_jobrunner_active"]
+        assert "HTTP jobrunner is active" in problems["http_jobrunner_active"]
     finally:
         conn.close()
     assert client.health()[0] == 200
