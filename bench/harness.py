@@ -789,9 +789,10 @@ class Probe:
         self.close()
 
 
-def simulator(bench, db, period, timeout, channels, env):
-    """Odoo.sh's cron worker: no time limit of Odoo's own, killed after
-    ``timeout`` by the platform."""
+def simulator(bench, db, period, timeout, channels, env, limit_time_real=0):
+    """Odoo.sh's cron worker: killed after ``timeout`` by the platform, with
+    Odoo's ``limit_time_real`` (none of Odoo's own by default: no public
+    source gives the platform's)."""
     return odoosh_sim.OdooShCronSimulator(
         period,
         timeout,
@@ -799,7 +800,7 @@ def simulator(bench, db, period, timeout, channels, env):
         odoo_args=[
             *bench.odoo_args(db)[2:],
             "--limit-time-real-cron=0",
-            "--limit-time-real=0",
+            f"--limit-time-real={limit_time_real}",
             "--log-level=info",
         ],
         log_path=bench.out_dir / f"{db}_odoosh_cron.log",

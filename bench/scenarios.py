@@ -363,10 +363,12 @@ def odoosh(
     capacity=2,
     gap=(1.0, 5.0),
     pass_seconds=None,
+    limit_time_real=0,
 ):
     """Odoo.sh's cron worker simulated: HTTP-only server, and every
     ``period`` s a fresh process running the due crons once, killed after
-    ``timeout`` s. Single jobs enqueued at random intervals.
+    ``timeout`` s, with Odoo's ``limit_time_real`` (0: none). Single jobs
+    enqueued at random intervals.
 
     ``ODOO_STAGE`` is set as on Odoo.sh. queue_job_sh's passes there last
     1.5 platform periods by default (450 s); with compressed periods that
@@ -385,7 +387,9 @@ def odoosh(
         stack.enter_context(
             bench.server(runner, db, capacity=capacity, cron_threads=0, env=env)
         )
-        sim = simulator(bench, db, period, timeout, channels_config, env)
+        sim = simulator(
+            bench, db, period, timeout, channels_config, env, limit_time_real
+        )
         sim.start()
         stack.callback(sim.stop)
         started = time.time()
@@ -405,6 +409,7 @@ def odoosh(
         return {
             "period_s": period,
             "timeout_s": timeout,
+            "limit_time_real": limit_time_real,
             "jobs": len(enqueued),
             **latencies_summary(latencies),
             "not_started": len(enqueued) - len(latencies),
