@@ -83,7 +83,7 @@ _HEAD_JOB_OF_CHANNEL = f"""
 # date_started, worker_pid, add_lock_record()) with set_enqueued()'s
 # date_enqueued, and the session that started it is recorded (sessions.py):
 # the job lives as long as that session.
-_START_JOB = f"""
+_START_JOB = """
     WITH started AS (
         UPDATE queue_job
            SET state = 'started', date_enqueued = %(now)s,
@@ -97,7 +97,7 @@ _START_JOB = f"""
     )
     INSERT INTO queue_job_sh_job_runner
            (queue_job_id, backend_pid, backend_start, started_at)
-    SELECT id, {sessions.THIS_SESSION[0]}, {sessions.THIS_SESSION[1]}, %(now)s
+    SELECT id, %(backend_pid)s, %(backend_start)s, %(now)s
       FROM started
     ON CONFLICT (queue_job_id) DO UPDATE
        SET backend_pid = EXCLUDED.backend_pid,
@@ -139,7 +139,17 @@ def claim(cr, channels, pid):
             _candidates(cr, channels, running, pending_channels, now), running
         )
         if job:
-            cr.execute(_START_JOB, {"now": now, "pid": pid, "id": job.id})
+            backend_pid, backend_start = sessions.identity(cr)
+            cr.execute(
+                _START_JOB,
+                {
+                    "now": now,
+                    "pid": pid,
+                    "id": job.id,
+                    "backend_pid": backend_pid,
+                    "backend_start": backend_start,
+                },
+            )
         if throttled:
             cr.execute(_RECORD_THROTTLED, (sorted(throttled), now))
     return Claim(job, more)

@@ -32,7 +32,6 @@ _WAITING = f"""
     SELECT EXISTS (SELECT 1 FROM queue_job_sh_module_operation op
                     WHERE {sessions.alive("op.backend_pid", "op.backend_start")})
 """
-_THIS_SESSION = f"SELECT {sessions.THIS_SESSION[0]}, {sessions.THIS_SESSION[1]}"
 _RECORD = """
     INSERT INTO queue_job_sh_module_operation (backend_pid, backend_start)
     VALUES (%s, %s) ON CONFLICT DO NOTHING;
@@ -62,8 +61,7 @@ def waiting(cr):
 def runners_aside(env):
     """Run the block, a module operation of the request of ``env``, once no
     scheduled action runs (at most :data:`CRONS_END_WAIT`)."""
-    env.cr.execute(_THIS_SESSION)
-    session = env.cr.fetchone()
+    session = sessions.identity(env.cr)
     # a transaction of its own, committed when the block ends, so that the
     # passes see the request while it waits
     with env.registry.cursor() as cr:

@@ -119,7 +119,7 @@ _GIVE_BACK = """
 
 # The jobs this session started and still holds: a pass runs its jobs one
 # after the other, so at its end none of them runs.
-_GIVE_BACK_UNFINISHED = f"""
+_GIVE_BACK_UNFINISHED = """
     UPDATE queue_job job
        SET state = 'pending', date_enqueued = NULL, date_started = NULL,
            worker_pid = NULL
@@ -127,8 +127,7 @@ _GIVE_BACK_UNFINISHED = f"""
      WHERE runner.queue_job_id = job.id
        AND runner.started_at = job.date_started
        AND job.state = 'started'
-       AND runner.backend_pid = {sessions.THIS_SESSION[0]}
-       AND runner.backend_start = {sessions.THIS_SESSION[1]}
+       AND runner.backend_pid = %s AND runner.backend_start = %s
     RETURNING job.uuid
 """
 
@@ -195,7 +194,7 @@ def give_back_unfinished(cr):
     For the end of a pass: its session outlives it in Odoo's pool, and
     would keep alive a job the pass claimed and did not run (a step that
     failed between the claim and the job's lock)."""
-    cr.execute(_GIVE_BACK_UNFINISHED)
+    cr.execute(_GIVE_BACK_UNFINISHED, sessions.identity(cr))
     return [row[0] for row in cr.fetchall()]
 
 

@@ -19,6 +19,9 @@ process of a database with one role. A session whose start cannot be read
 is taken as alive when its pid is: the safe side.
 """
 
+import threading
+import weakref
+
 # This session's identity, as two SQL expressions: its pid, and its start
 # as a UTC timestamp without time zone (how Odoo keeps datetimes).
 THIS_SESSION = (
@@ -35,3 +38,25 @@ def alive(pid, start):
                 WHERE session.pid = {pid}
                   AND (session.backend_start AT TIME ZONE 'UTC' = {start}
                        OR session.backend_start IS NULL))"""
+
+
+_IDENTITIES = weakref.WeakKeyDictionary()
+_IDENTITIES_LOCK = threading.Lock()
+_READ_IDENTITY = f"SELECT {THIS_SESSION[0]}, {THIS_SESSION[1]}"
+
+
+def identity(cr):
+    """The session of ``cr``'s connection, as (pid, backend start), read
+    with a query in the current transaction the first time only: a
+    connection is one session for its whole life, and reading
+    ``pg_stat_activity`` takes tenths of a millisecond, which a claim would
+    spend under its lock."""
+    connection = cr.connection
+    with _IDENTITIES_LOCK:
+        known = _IDENTITIES.get(connection)
+    if known is None:
+        cr.execute(_READ_IDENTITY)
+        known = tuple(cr.fetchone())
+        with _IDENTITIES_LOCK:
+            _IDENTITIES[connection] = known
+    return known

@@ -35,16 +35,13 @@ _STARTED_SINCE = f"""
                     WHERE started_at > (now() AT TIME ZONE 'UTC') - %s
                        OR {_RUNNING})
 """
-# Bookkeeping commits do not wait for the disk: see QueueJobShPass._start.
-_START = f"""
+# Bookkeeping commits do not wait for the disk: see QueueJobShPass._record_start.
+_START = """
     SET LOCAL synchronous_commit TO OFF;
-    SELECT now() AT TIME ZONE 'UTC', {sessions.THIS_SESSION[0]},
-           {sessions.THIS_SESSION[1]}
+    SELECT now() AT TIME ZONE 'UTC'
 """
-_MOVE = f"""
-    UPDATE queue_job_sh_pass
-       SET backend_pid = {sessions.THIS_SESSION[0]},
-           backend_start = {sessions.THIS_SESSION[1]}
+_MOVE = """
+    UPDATE queue_job_sh_pass SET backend_pid = %s, backend_start = %s
      WHERE id = %s
 """
 
@@ -97,7 +94,8 @@ class QueueJobShPass(models.Model):
         PostgreSQL could lose the record of the start only, and the end of
         the pass writes its figures again)."""
         self.env.cr.execute(_START)
-        now, backend_pid, backend_start = self.env.cr.fetchone()
+        now = self.env.cr.fetchone()[0]
+        backend_pid, backend_start = sessions.identity(self.env.cr)
         return self.sudo().create(
             {
                 "cron_id": cron.id,
@@ -112,7 +110,7 @@ class QueueJobShPass(models.Model):
         """Record that the pass runs on this cursor's session from now on
         (it connected again after losing its connection), in the caller's
         transaction."""
-        self.env.cr.execute(_MOVE, (self.id,))
+        self.env.cr.execute(_MOVE, (*sessions.identity(self.env.cr), self.id))
 
     def _record_end(self, values):
         """Record the end of the pass with ``values`` (its figures, why it
