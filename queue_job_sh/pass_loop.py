@@ -58,9 +58,6 @@ YIELDED = "yielded"
 CONNECTION_LOST = "connection_lost"
 MODULE_OPERATION = "module_operation"
 
-# What a run job may end as (Steps.run)
-OUTCOMES = ("done", "failed", "retried")
-
 
 @dataclasses.dataclass
 class Steps:
@@ -71,8 +68,8 @@ class Steps:
       (``module_operations.py``);
     - ``claim()``: start a job, a ``claim.Claim``; None when it kept
       losing races with other runners;
-    - ``run(job)``: run a claimed job; its outcome (:data:`OUTCOMES`) or
-      None when it was not run;
+    - ``run(job)``: run a claimed job; its outcome (``done``, ``failed``
+      or ``retried``) or None when it was not run;
     - ``recover()``: requeue the jobs of dead runners; how many;
     - ``moments_ahead()``: in how many seconds something becomes possible
       without anyone committing (an ETA, a recovery), soonest first;

@@ -29,8 +29,8 @@ UNLOADABLE_RETRY = timedelta(minutes=1)
 
 def run_claimed(env, claimed, registry_changed):
     """Transaction: run the claimed job ``claimed`` and commit its result.
-    Returns its outcome (``pass_loop.OUTCOMES``), or None when it was not
-    run.
+    Returns its outcome (``done``, ``failed`` or ``retried``), or None
+    when it was not run.
 
     The first statement takes the job's lock row (queue_job's
     ``Job.lock()``), held until the result is committed; the job is loaded
