@@ -124,12 +124,21 @@ class TestDashboard(DashboardDataMixin, TransactionCase):
         self.env.invalidate_all()
         self.assertEqual(self._stat(channel).id, stat.id)
 
-    def _skip_without_channel_records(self):
-        if not self.settings_in_records:
-            self.skipTest("this queue_job keeps no channel settings in records")
-
     def test_capacity_and_pause(self):
-        self._skip_without_channel_records()
+        """The screen pauses a channel where queue_job keeps the settings in
+        records; where it keeps none there, it refuses and creates no
+        record."""
+        if not self.settings_in_records:
+            self._job("pending", "root.qjsh_a.sub", created=-5)
+            sub = self._stat("root.qjsh_a.sub")
+            self.assertRecordValues(sub, [{"paused": False, "editable": False}])
+            for action in (sub.action_pause, sub.action_resume):
+                with self.assertRaisesRegex(UserError, "channels option only"):
+                    action()
+            self.assertFalse(
+                self.Channel.search([("complete_name", "=", "root.qjsh_a.sub")])
+            )
+            return
         # unconfigured subchannels take their parent's default capacity
         self.channel_a.capacity_default = 2
         self._job("pending", "root.qjsh_a.sub", created=-5)

@@ -72,14 +72,12 @@ class TestDashboardTour(DashboardDataMixin, HttpCase):
         cls._pass(-5, cron=crons[2])
 
     def test_runners_dashboard(self):
-        """Channel settings in records: the screen pauses a channel."""
-        if not self.settings_in_records:
-            self.skipTest("this queue_job keeps no channel settings in records")
-        self.start_tour(URL, "queue_job_sh_runners_dashboard", login="admin")
-        self.assertTrue(self.channel.paused)
-
-    def test_runners_dashboard_channels_option(self):
-        """Channel settings in the channels option: read-only figures (the
-        only way with a queue_job that keeps none in records)."""
+        """The screen with the channel settings where this queue_job keeps
+        them: in records, the screen pauses a channel; then (and with a
+        queue_job that keeps none in records, only) in the channels option,
+        read-only figures."""
+        if self.settings_in_records:
+            self.start_tour(URL, "queue_job_sh_runners_dashboard", login="admin")
+            self.assertTrue(self.channel.paused)
         with patch.dict(os.environ, {"ODOO_QUEUE_JOB_CHANNELS": CHANNELS}):
             self.start_tour(URL, "queue_job_sh_runners_dashboard_option", login="admin")

@@ -1,8 +1,9 @@
 # Copyright 2026 queue_job_sh contributors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 """Two real servers with two cron threads each share small channels, set
-by the channels option or (queue_job 18.0) kept in ``queue.job.channel``
-records: the jobs' own timestamps show no channel ever above its capacity,
+by the channels option or kept in ``queue.job.channel`` records (with a
+queue_job that keeps none there, records of the same names beside the
+option): the jobs' own timestamps show no channel ever above its capacity,
 and capacity reached."""
 
 import sys
@@ -26,6 +27,14 @@ for name, capacity, sequential in (("a", 1, False), ("b", 2, False), ("s", 1, Tr
                     "sequential": sequential})
 env.cr.commit()
 """
+# the same channels as records that hold no settings (a queue_job that
+# keeps them in the channels option only)
+NAMED_RECORDS = """
+root = env.ref("queue_job.channel_root")
+for name in ("a", "b", "s"):
+    env["queue.job.channel"].create({"name": name, "parent_id": root.id})
+env.cr.commit()
+"""
 
 
 def channel_settings_in_records(db):
@@ -41,7 +50,9 @@ def test_two_servers_respect_and_reach_capacities(db, servers, source):
     if source == "option":
         env = {"ODOO_QUEUE_JOB_CHANNELS": CHANNELS}
     elif not channel_settings_in_records(db):
-        pytest.skip("this queue_job keeps no channel settings in records")
+        # the records hold nothing: the option alone sets the capacities
+        env = {"ODOO_QUEUE_JOB_CHANNELS": CHANNELS}
+        odoo_shell(db, NAMED_RECORDS, env=env)
     else:
         # the root capacity is bounded by max_capacity (1 unless set)
         env = {"ODOO_QUEUE_JOB_MAX_CAPACITY": "8"}
